@@ -1,0 +1,1 @@
+//! checkpoint: versioned run state (owned by load).

@@ -1,0 +1,1 @@
+//! engine: see the module map in lib.rs.

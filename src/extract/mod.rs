@@ -1,0 +1,1 @@
+//! extract: see the module map in lib.rs.

@@ -1,0 +1,1 @@
+//! load: see the module map in lib.rs.

@@ -1,0 +1,1 @@
+//! sandbox: see the module map in lib.rs.

@@ -1,0 +1,1 @@
+//! transform: see the module map in lib.rs.
