@@ -21,6 +21,7 @@
 
 pub mod checkpoint;
 pub mod cli;
+pub mod commands;
 pub mod engine;
 pub mod extract;
 pub mod failure;

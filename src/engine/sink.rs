@@ -1,0 +1,263 @@
+//! The sink side of a run: records in cursor order go into the open part;
+//! a commit closes the part and only then moves the checkpoint.
+//!
+//! Invariant: everything in the checkpoint (watermark, position, parts, rows,
+//! failures, conversion counts) describes exactly the records up to the
+//! watermark, all of whose rows are in committed parts. Records after it are
+//! in memory or in the `.inprogress` file only, and a resume redoes them.
+
+use super::{Done, Outcome, RECENT_IDS, RunConfig, RunReport, StageTimes};
+use crate::checkpoint::{Checkpoint, ConversionStat};
+use crate::extract::ClientStats;
+use crate::failure::RecordFailure;
+use crate::load::{LoadError, OutputDir, PartWriter, WriterOptions};
+use crate::progress::Counters;
+use arrow_schema::SchemaRef;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// How many example values a conversion count keeps.
+const EXAMPLES: usize = 5;
+
+pub(crate) struct Sink {
+    out: OutputDir,
+    schema: SchemaRef,
+    opts: WriterOptions,
+    cp: Checkpoint,
+    counters: Arc<Counters>,
+    times: Arc<StageTimes>,
+    part: Option<PartWriter>,
+    /// Records taken since the last commit, in order.
+    pending_ids: Vec<String>,
+    pending_rows: u64,
+    pending_failures: Vec<RecordFailure>,
+    pending_conversions: BTreeMap<String, ConversionStat>,
+}
+
+impl Sink {
+    pub(crate) fn new(
+        out: OutputDir,
+        schema: SchemaRef,
+        opts: WriterOptions,
+        cp: Checkpoint,
+        counters: Arc<Counters>,
+        times: Arc<StageTimes>,
+    ) -> Self {
+        Sink {
+            out,
+            schema,
+            opts,
+            cp,
+            counters,
+            times,
+            part: None,
+            pending_ids: Vec::new(),
+            pending_rows: 0,
+            pending_failures: Vec::new(),
+            pending_conversions: BTreeMap::new(),
+        }
+    }
+
+    /// Records committed plus pending.
+    pub(crate) fn records(&self) -> u64 {
+        self.cp.records + self.pending_ids.len() as u64
+    }
+
+    pub(crate) fn errors_path(&self) -> PathBuf {
+        self.out.path().join("_errors.csv")
+    }
+
+    /// Take one record's result.
+    pub(crate) fn add(&mut self, done: Done, _part_records: u64) -> Result<(), LoadError> {
+        match done.result {
+            Ok(rows) => {
+                let n = rows.batch.num_rows() as u64;
+                if n > 0 {
+                    let t0 = Instant::now();
+                    if self.part.is_none() {
+                        let index = self.next_part_index();
+                        self.part = Some(PartWriter::create(
+                            self.out.path(),
+                            index,
+                            self.schema.clone(),
+                            &self.opts,
+                        )?);
+                    }
+                    if let Some(part) = self.part.as_mut() {
+                        part.write(&rows.batch)?;
+                    }
+                    StageTimes::add(&self.times.write_ns, t0);
+                }
+                for issue in rows.conversions {
+                    let stat = self.pending_conversions.entry(issue.column).or_default();
+                    stat.count += 1;
+                    if stat.examples.len() < EXAMPLES && !stat.examples.contains(&issue.value) {
+                        stat.examples.push(issue.value);
+                    }
+                }
+                self.pending_rows += n;
+                self.counters.rows.fetch_add(n, Ordering::Relaxed);
+            }
+            Err(failure) => {
+                tracing::warn!("{failure}");
+                self.pending_failures.push(failure);
+                self.counters.failed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.pending_ids.push(done.record_id);
+        self.counters.records.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    pub(crate) fn part_is_due(&self, part_records: u64) -> bool {
+        self.pending_ids.len() as u64 >= part_records.max(1)
+    }
+
+    fn next_part_index(&self) -> u32 {
+        self.cp.parts.len() as u32
+    }
+
+    /// Close the open part (footer, fsync, rename) and then move the
+    /// checkpoint past every pending record. Nothing pending: nothing to do.
+    pub(crate) fn commit(&mut self) -> Result<(), LoadError> {
+        if self.pending_ids.is_empty() {
+            return Ok(());
+        }
+        let t0 = Instant::now();
+        if let Some(part) = self.part.take() {
+            let committed = part.finish()?;
+            self.cp.parts.push(committed);
+            self.counters.parts.fetch_add(1, Ordering::Relaxed);
+        }
+        let mut cp = self.cp.clone();
+        cp.records += self.pending_ids.len() as u64;
+        cp.position += self.pending_ids.len() as u64;
+        cp.rows += self.pending_rows;
+        cp.failures.extend(self.pending_failures.iter().cloned());
+        for (col, stat) in &self.pending_conversions {
+            let entry = cp.conversions.entry(col.clone()).or_default();
+            entry.count += stat.count;
+            for ex in &stat.examples {
+                if entry.examples.len() < EXAMPLES && !entry.examples.contains(ex) {
+                    entry.examples.push(ex.clone());
+                }
+            }
+        }
+        cp.watermark = self.pending_ids.last().cloned();
+        cp.recent_ids.extend(self.pending_ids.iter().rev().take(RECENT_IDS).rev().cloned());
+        let excess = cp.recent_ids.len().saturating_sub(RECENT_IDS);
+        cp.recent_ids.drain(..excess);
+        self.out.store_checkpoint(&cp)?;
+        self.cp = cp;
+        self.pending_ids.clear();
+        self.pending_rows = 0;
+        self.pending_failures.clear();
+        self.pending_conversions.clear();
+        StageTimes::add(&self.times.write_ns, t0);
+        Ok(())
+    }
+
+    /// Drop the open part after a write error; the checkpoint stays as it was.
+    pub(crate) fn abandon(&mut self) {
+        if let Some(part) = self.part.take() {
+            part.abort();
+        }
+    }
+
+    /// `_errors.csv` from the committed failures (kept current while a run
+    /// is interrupted or aborted, so an on-call engineer can look).
+    pub(crate) fn write_errors(&self) -> Result<(), LoadError> {
+        self.out.write_errors_csv(&self.cp.failures)
+    }
+
+    pub(crate) fn report(&self, outcome: Outcome, elapsed: Duration, resumed: bool) -> RunReport {
+        RunReport {
+            outcome,
+            output: self.out.path().to_path_buf(),
+            records: self.cp.records,
+            rows: self.cp.rows,
+            failures: self.cp.failures.clone(),
+            parts: self.cp.parts.len(),
+            elapsed,
+            resumed,
+        }
+    }
+
+    /// The end of a complete run: an empty part if there is none (so readers
+    /// of `part-*.parquet` find the schema), `_errors.csv`, `_manifest.json`
+    /// and `_SUCCESS` last.
+    pub(crate) fn finish(
+        &mut self,
+        cfg: &RunConfig,
+        hash: &str,
+        http: &ClientStats,
+        elapsed: Duration,
+        resumed: bool,
+    ) -> Result<RunReport, LoadError> {
+        self.commit()?;
+        if self.cp.parts.is_empty() {
+            let part = PartWriter::create(
+                self.out.path(),
+                0,
+                self.schema.clone(),
+                &self.opts,
+            )?;
+            self.cp.parts.push(part.finish()?);
+            self.out.store_checkpoint(&self.cp)?;
+        }
+        self.write_errors()?;
+        let outcome = if self.cp.failures.is_empty() {
+            Outcome::Complete
+        } else {
+            Outcome::CompleteWithFailures
+        };
+        let secs = |ns: &std::sync::atomic::AtomicU64| ns.load(Ordering::Relaxed) as f64 / 1e9;
+        let plan = &cfg.plan;
+        let manifest = serde_json::json!({
+            "smartsweep_version": env!("CARGO_PKG_VERSION"),
+            "status": match outcome { Outcome::Complete => "complete", _ => "complete_with_failures" },
+            "pipeline": {
+                "name": plan.name,
+                "file": plan.source_file.display().to_string(),
+                "hash": hash,
+                "resource": plan.resource,
+                "filters": plan.filters,
+                "page_size": plan.page_size,
+                "sparql": plan.sparql,
+                "columns": plan.columns.iter().map(|(k, v)| (k.clone(), v.to_string())).collect::<BTreeMap<_, _>>(),
+                "format": plan.format.to_string(),
+                "compression": plan.compression.to_string(),
+            },
+            "run_id": self.cp.run_id,
+            "api_base": cfg.client.api_base,
+            "app_id": plan.app_id,
+            "mode": self.cp.mode,
+            "started_at": self.cp.started_at,
+            "finished_at": chrono::Utc::now().to_rfc3339(),
+            "elapsed_s_this_invocation": elapsed.as_secs_f64(),
+            "resumed": resumed,
+            "concurrency": cfg.concurrency,
+            "records": self.cp.records,
+            "rows": self.cp.rows,
+            "failed": self.cp.failures.len(),
+            "failures": self.cp.failures,
+            "parts": self.cp.parts,
+            "conversions": self.cp.conversions,
+            "stage_seconds": {
+                "fetch": secs(&self.times.fetch_ns),
+                "transform": secs(&self.times.transform_ns),
+                "write": secs(&self.times.write_ns),
+            },
+            "http": {
+                "requests": http.requests,
+                "retries": http.retries,
+                "token_remints": http.remints,
+            },
+        });
+        self.out.finish(&manifest)?;
+        Ok(self.report(outcome, elapsed, resumed))
+    }
+}
