@@ -154,9 +154,13 @@ pub struct SourceArgs {
     /// Largest answer accepted for one record, in MiB.
     #[arg(long, default_value_t = 64, value_name = "MIB")]
     pub max_body_mib: u64,
+    /// First retry delay in milliseconds (backoff doubles it, with full
+    /// jitter, up to 30 s).
+    #[arg(long, default_value_t = 250, value_name = "MS", hide = true)]
+    pub retry_base_ms: u64,
     /// Records in the embedded sandbox (only when no container is configured).
     #[arg(long, default_value_t = 1000, value_name = "N")]
-    pub sandbox_records: usize,
+    pub sandbox_records: u64,
 }
 
 /// Where and how output is written.

@@ -212,6 +212,7 @@ fn client_config(plan: &Plan, src: &SourceArgs, c: &Container) -> ClientConfig {
         max_body_bytes: src.max_body_mib.max(1) * 1024 * 1024,
         retry: RetryPolicy {
             max_attempts: src.max_attempts.max(1),
+            base_delay: Duration::from_millis(src.retry_base_ms),
             ..RetryPolicy::default()
         },
     }

@@ -1,0 +1,175 @@
+//! Shared helpers for the end-to-end tests: an in-process sandbox on
+//! 127.0.0.1:0, the `smartsweep` binary, and reading part files back.
+#![allow(dead_code)]
+
+use arrow_array::RecordBatch;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use smartsweep::sandbox::{self, SandboxConfig, SandboxHandle};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The demo secret the sandbox uses by default.
+pub const SECRET: &str = "smartapp-secret";
+
+/// A sandbox running on its own runtime for the length of a test.
+pub struct Sandbox {
+    pub rt: tokio::runtime::Runtime,
+    pub handle: Option<SandboxHandle>,
+    pub api_base: String,
+}
+
+impl Sandbox {
+    pub fn start(config: SandboxConfig) -> Sandbox {
+        Self::start_on("127.0.0.1:0", config)
+    }
+
+    pub fn start_on(addr: &str, config: SandboxConfig) -> Sandbox {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let handle = rt.block_on(async {
+            let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
+            sandbox::start(config, listener).await.expect("sandbox")
+        });
+        let api_base = handle.api_base().to_string();
+        Sandbox {
+            rt,
+            handle: Some(handle),
+            api_base,
+        }
+    }
+
+    pub fn stop(mut self) {
+        if let Some(h) = self.handle.take() {
+            self.rt.block_on(h.shutdown());
+        }
+    }
+}
+
+/// A sandbox config with `n` records and the given seed.
+pub fn config(n: u64, seed: u64) -> SandboxConfig {
+    SandboxConfig {
+        records: n,
+        seed,
+        ..SandboxConfig::default()
+    }
+}
+
+pub fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The binary, run from the repository root, with the sandbox's secret.
+pub fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_smartsweep"));
+    c.current_dir(manifest_dir());
+    c.env("SMARTSWEEP_CONSUMER_SECRET", SECRET);
+    c.env_remove("RUST_LOG");
+    c
+}
+
+/// `smartsweep run PIPELINE --api-base BASE --output OUT --quiet ARGS...`
+pub fn run_cmd(pipeline: &str, api_base: &str, out: &Path, extra: &[&str]) -> Command {
+    let mut c = bin();
+    c.arg("run")
+        .arg(pipeline)
+        .arg("--api-base")
+        .arg(api_base)
+        .arg("--output")
+        .arg(out)
+        .arg("--quiet")
+        .args(extra);
+    c
+}
+
+pub fn run(pipeline: &str, api_base: &str, out: &Path, extra: &[&str]) -> Output {
+    run_cmd(pipeline, api_base, out, extra)
+        .output()
+        .expect("run smartsweep")
+}
+
+pub fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Part files in name order.
+pub fn parts(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("read output dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("part-") && n.ends_with(&format!(".{ext}")))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+pub fn read_parquet(path: &Path) -> Vec<RecordBatch> {
+    let f = std::fs::File::open(path).expect("open part");
+    let reader = ParquetRecordBatchReaderBuilder::try_new(f)
+        .expect("parquet")
+        .build()
+        .expect("reader");
+    reader.map(|b| b.expect("batch")).collect()
+}
+
+/// Every row of every Parquet part, in order, each formatted as one
+/// tab-separated line (nulls as `<null>`).
+pub fn rows(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in parts(dir, "parquet") {
+        for b in read_parquet(&p) {
+            out.extend(format_rows(&b));
+        }
+    }
+    out
+}
+
+pub fn format_rows(b: &RecordBatch) -> Vec<String> {
+    use arrow_cast::display::{ArrayFormatter, FormatOptions};
+    let opts = FormatOptions::default().with_null("<null>");
+    let fmts: Vec<ArrayFormatter> = b
+        .columns()
+        .iter()
+        .map(|c| ArrayFormatter::try_new(c.as_ref(), &opts).expect("formatter"))
+        .collect();
+    (0..b.num_rows())
+        .map(|i| {
+            fmts.iter()
+                .map(|f| f.value(i).to_string())
+                .collect::<Vec<_>>()
+                .join("\t")
+        })
+        .collect()
+}
+
+/// `_errors.csv` record ids, in file order.
+pub fn error_ids(dir: &Path) -> Vec<String> {
+    match std::fs::read_to_string(dir.join("_errors.csv")) {
+        Ok(t) => t
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split(',').next().map(|s| s.trim_matches('"').to_string()))
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+pub fn manifest(dir: &Path) -> serde_json::Value {
+    let t = std::fs::read_to_string(dir.join("_manifest.json")).expect("manifest");
+    serde_json::from_str(&t).expect("manifest json")
+}

@@ -1,0 +1,272 @@
+//! Every shipped pipeline against the sandbox: plausible rows, the declared
+//! types, the output layout and its permissions, the metadata, and no
+//! credential anywhere on disk. Also `preview` and `audit`.
+
+mod common;
+
+use arrow_schema::DataType;
+use common::*;
+use std::collections::BTreeSet;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p).expect("meta").permissions().mode() & 0o777
+}
+
+fn assert_layout_and_privacy(out: &Path) {
+    assert_eq!(mode(out), 0o700, "output directory mode");
+    for e in std::fs::read_dir(out).expect("dir") {
+        let p = e.expect("e").path();
+        assert_eq!(mode(&p), 0o600, "{} mode", p.display());
+        let bytes = std::fs::read(&p).expect("read");
+        let hay = String::from_utf8_lossy(&bytes);
+        assert!(!hay.contains(SECRET), "the consumer secret is in {}", p.display());
+    }
+    assert!(out.join("_SUCCESS").exists());
+    assert!(out.join("_manifest.json").exists());
+}
+
+#[test]
+fn drug_names_runs_and_matches_the_population() {
+    let sb = Sandbox::start(config(200, 1));
+    let tmp = tempfile::tempdir().expect("tmp");
+    let out = tmp.path().join("drug_names");
+    let o = run("pipelines/drug_names.toml", &sb.api_base, &out, &[]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_layout_and_privacy(&out);
+    let parts = parts(&out, "parquet");
+    let batches = read_parquet(&parts[0]);
+    let schema = batches[0].schema();
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(names, ["record_id", "drugname"]);
+    let all = rows(&out);
+    let records: BTreeSet<&str> = all.iter().map(|r| r.split('\t').next().unwrap_or_default()).collect();
+    // About a third of the records have no medications.
+    assert!(records.len() > 80 && records.len() < 180, "{} records with drugs", records.len());
+    // Rows are in cursor order: record ids ascending byte-wise.
+    let ids: Vec<&str> = all.iter().map(|r| r.split('\t').next().unwrap_or_default()).collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(ids, sorted);
+    let m = manifest(&out);
+    assert_eq!(m["records"], 200);
+    assert_eq!(m["pipeline"]["name"], "drug_names");
+    let text = serde_json::to_string(&m).expect("json");
+    assert!(!text.contains(SECRET));
+    // Parquet key-value metadata.
+    let f = std::fs::File::open(&parts[0]).expect("open");
+    let reader = parquet::file::reader::SerializedFileReader::new(f).expect("reader");
+    use parquet::file::reader::FileReader;
+    let kv = reader
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .cloned()
+        .unwrap_or_default();
+    let keys: BTreeSet<String> = kv.iter().map(|k| k.key.clone()).collect();
+    for k in ["smartsweep.pipeline", "smartsweep.pipeline_hash", "smartsweep.run_id", "smartsweep.api_base", "smartsweep.version"] {
+        assert!(keys.contains(k), "missing metadata {k}: {keys:?}");
+    }
+    sb.stop();
+}
+
+#[test]
+fn medications_have_typed_columns() {
+    let sb = Sandbox::start(config(150, 2));
+    let tmp = tempfile::tempdir().expect("tmp");
+    let out = tmp.path().join("medications");
+    let o = run("pipelines/medications.toml", &sb.api_base, &out, &[]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_layout_and_privacy(&out);
+    let batches = read_parquet(&parts(&out, "parquet")[0]);
+    let schema = batches[0].schema();
+    let expect = [
+        ("record_id", DataType::Utf8),
+        ("rxnorm", DataType::Utf8),
+        ("title", DataType::Utf8),
+        ("start_date", DataType::Date32),
+        ("end_date", DataType::Date32),
+        ("instructions", DataType::Utf8),
+        ("quantity_value", DataType::Float64),
+        ("quantity_unit", DataType::Utf8),
+        ("frequency_value", DataType::Float64),
+        ("frequency_unit", DataType::Utf8),
+    ];
+    assert_eq!(schema.fields().len(), expect.len());
+    for (f, (name, ty)) in schema.fields().iter().zip(expect) {
+        assert_eq!(f.name(), name);
+        assert_eq!(f.data_type(), &ty, "{name}");
+    }
+    let all = rows(&out);
+    assert!(all.len() > 300, "{}", all.len());
+    assert!(all.iter().all(|r| r.split('\t').nth(1).is_some_and(|c| c.chars().all(|ch| ch.is_ascii_digit()))));
+    sb.stop();
+}
+
+#[test]
+fn fulfillments_and_recall_audit_pipelines_run() {
+    let sb = Sandbox::start(config(150, 3));
+    let tmp = tempfile::tempdir().expect("tmp");
+    let out = tmp.path().join("fulfillments");
+    let o = run("pipelines/fulfillments.toml", &sb.api_base, &out, &[]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let batches = read_parquet(&parts(&out, "parquet")[0]);
+    let schema = batches[0].schema();
+    assert_eq!(schema.field_with_name("dispense_date").expect("f").data_type(), &DataType::Date32);
+    assert_eq!(schema.field_with_name("days_supply").expect("f").data_type(), &DataType::Int64);
+    assert!(rows(&out).len() > 100);
+
+    let out = tmp.path().join("recall");
+    let o = run("pipelines/recall_audit.toml", &sb.api_base, &out, &[]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    for r in rows(&out) {
+        let code = r.split('\t').nth(1).unwrap_or_default();
+        assert!(code == "617318" || code == "197319", "{r}");
+    }
+    sb.stop();
+}
+
+#[test]
+fn csv_output_has_a_header_in_every_part_and_empty_nulls() {
+    let sb = Sandbox::start(config(120, 4));
+    let tmp = tempfile::tempdir().expect("tmp");
+    let out = tmp.path().join("csv");
+    let o = run(
+        "pipelines/medications.toml",
+        &sb.api_base,
+        &out,
+        &["--format", "csv", "--part-records", "40"],
+    );
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_layout_and_privacy(&out);
+    let parts = parts(&out, "csv");
+    assert!(parts.len() >= 2, "{parts:?}");
+    for p in &parts {
+        let t = std::fs::read_to_string(p).expect("csv");
+        assert!(t.starts_with("record_id,rxnorm,title,start_date,end_date,instructions,"), "{}", p.display());
+    }
+    sb.stop();
+}
+
+#[test]
+fn audit_reports_scanned_matched_failed_and_filters_again_client_side() {
+    // A --from-dir container ignores the rxnorm filter, like an old proxy:
+    // the query must filter again.
+    let gen_cfg = config(60, 8);
+    let ids = smartsweep::sandbox::record_ids(&gen_cfg);
+    let generator = Sandbox::start(gen_cfg);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("records");
+    std::fs::create_dir(&dir).expect("mkdir");
+    let med_out = tmp.path().join("meds");
+    let o = run("pipelines/medications.toml", &generator.api_base, &med_out, &[]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    // The most common code in the population, and who has it.
+    let meds = rows(&med_out);
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    for r in &meds {
+        *counts.entry(r.split('\t').nth(1).unwrap_or_default().to_string()).or_default() += 1;
+    }
+    let (code_, _) = counts.iter().max_by_key(|(_, n)| **n).expect("codes");
+    let holders: BTreeSet<String> = meds
+        .iter()
+        .filter(|r| r.split('\t').nth(1) == Some(code_.as_str()))
+        .map(|r| r.split('\t').next().unwrap_or_default().to_string())
+        .collect();
+    let client_cfg = smartsweep::extract::ClientConfig {
+        api_base: generator.api_base.clone(),
+        app_id: smartsweep::pipeline::DEFAULT_APP_ID.into(),
+        consumer_key: smartsweep::pipeline::DEFAULT_APP_ID.into(),
+        consumer_secret: smartsweep::secret::Secret::new(SECRET),
+        ca_file: None,
+        connect_timeout: std::time::Duration::from_secs(5),
+        request_timeout: std::time::Duration::from_secs(30),
+        max_body_bytes: 64 << 20,
+        retry: smartsweep::extract::RetryPolicy::default(),
+    };
+    let client = smartsweep::extract::Client::new(client_cfg).expect("client");
+    generator.rt.block_on(async {
+        for id in &ids {
+            let t = client.mint(id).await.expect("mint");
+            let f = client.fetch(&t, "medications", &[], None).await.expect("fetch");
+            std::fs::write(dir.join(format!("{id}.rdf")), &f.pages[0]).expect("write");
+        }
+    });
+    generator.stop();
+
+    let sb = Sandbox::start(smartsweep::sandbox::SandboxConfig {
+        from_dir: Some(dir.clone()),
+        ..smartsweep::sandbox::SandboxConfig::default()
+    });
+    let out = tmp.path().join("audit");
+    let o = bin()
+        .args(["audit", "--quiet", "--rxnorm", code_, "--api-base", &sb.api_base, "--output"])
+        .arg(&out)
+        .output()
+        .expect("audit");
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains(&format!("60 records scanned, {} matched", holders.len())),
+        "{stdout}"
+    );
+    assert!(stdout.contains("0 failed"), "{stdout}");
+    assert!(stdout.contains("complete"), "{stdout}");
+    let got: BTreeSet<String> = rows(&out)
+        .iter()
+        .map(|r| r.split('\t').next().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(got, holders);
+    assert!(rows(&out).iter().all(|r| r.split('\t').nth(1) == Some(code_.as_str())));
+    sb.stop();
+
+    // With failing records the audit says it is incomplete and lists them.
+    let mut cfg = config(60, 8);
+    cfg.malformed_rate = 0.2;
+    let sb = Sandbox::start(cfg);
+    let out = tmp.path().join("audit2");
+    let o = bin()
+        .args(["audit", "--quiet", "--rxnorm", code_, "--api-base", &sb.api_base, "--output"])
+        .arg(&out)
+        .output()
+        .expect("audit");
+    assert_eq!(code(&o), 3, "{}", text(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("INCOMPLETE"), "{stdout}");
+    for id in error_ids(&out) {
+        assert!(stdout.contains(&id), "failed record {id} not listed: {stdout}");
+    }
+    sb.stop();
+}
+
+#[test]
+fn preview_prints_a_table_of_a_few_records() {
+    let sb = Sandbox::start(config(50, 5));
+    let o = bin()
+        .args(["preview", "pipelines/medications.toml", "--records", "3", "--api-base", &sb.api_base])
+        .output()
+        .expect("preview");
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("| record_id"), "{stdout}");
+    assert!(stdout.contains("3 records,"), "{stdout}");
+    sb.stop();
+}
+
+#[test]
+fn without_a_container_run_uses_the_embedded_sandbox_and_says_so() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let out = tmp.path().join("demo");
+    let o = bin()
+        .args(["run", "pipelines/drug_names.toml", "--quiet", "--sandbox-records", "30", "--output"])
+        .arg(&out)
+        .env_remove("SMARTSWEEP_CONSUMER_SECRET")
+        .output()
+        .expect("run");
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("embedded sandbox"), "{err}");
+    assert!(err.contains("--api-base"), "{err}");
+    assert_eq!(manifest(&out)["records"], 30);
+}

@@ -1,0 +1,296 @@
+//! The engine end to end: the binary against an in-process sandbox, killed
+//! (SIGKILL and SIGTERM) at random moments and resumed until done. Whatever
+//! happens, the rows must equal those of an uninterrupted run, in order.
+
+mod common;
+
+use common::*;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::path::Path;
+use std::process::{Child, ExitStatus};
+use std::time::{Duration, Instant};
+
+fn wait_for(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let t0 = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            return Some(s);
+        }
+        if t0.elapsed() >= limit {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn no_leftovers(dir: &Path) {
+    for e in std::fs::read_dir(dir).expect("dir") {
+        let name = e.expect("entry").file_name().to_string_lossy().into_owned();
+        assert!(!name.ends_with(".inprogress"), "left {name}");
+        assert!(!name.ends_with(".tmp"), "left {name}");
+    }
+    assert!(dir.join("_SUCCESS").exists());
+    assert!(!dir.join("_checkpoint.json").exists());
+}
+
+/// Kill the same command at random moments until it finishes.
+fn kill_until_done(
+    mut make: impl FnMut() -> std::process::Command,
+    seed: u64,
+    range_ms: std::ops::Range<u64>,
+) -> u32 {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut kills = 0;
+    loop {
+        let mut child = make().spawn().expect("spawn");
+        let wait = Duration::from_millis(rng.random_range(range_ms.clone()));
+        match wait_for(&mut child, wait) {
+            Some(status) => {
+                assert_eq!(status.code(), Some(0), "the final run failed");
+                return kills;
+            }
+            None => {
+                child.kill().expect("SIGKILL");
+                child.wait().expect("reap");
+                kills += 1;
+                assert!(kills < 80, "the run never finished despite resuming");
+            }
+        }
+    }
+}
+
+#[test]
+fn kill_9_at_random_moments_then_resume_gives_the_rows_of_an_uninterrupted_run() {
+    let mut cfg = config(400, 7);
+    cfg.data_latency = Duration::from_millis(2);
+    cfg.cursor_latency = Duration::from_millis(1);
+    let sb = Sandbox::start(cfg);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let args = ["--part-records", "13", "--concurrency", "8"];
+
+    let clean = tmp.path().join("clean");
+    let o = run("pipelines/medications.toml", &sb.api_base, &clean, &args);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let expected = rows(&clean);
+    assert!(expected.len() > 400, "implausibly few rows: {}", expected.len());
+
+    let out = tmp.path().join("killed");
+    let kills = kill_until_done(
+        || run_cmd("pipelines/medications.toml", &sb.api_base, &out, &args),
+        42,
+        30..400,
+    );
+    assert!(kills >= 2, "only {kills} kills: the test did not interrupt anything");
+    assert_eq!(rows(&out), expected, "rows differ after {kills} kills");
+    no_leftovers(&out);
+    let m = manifest(&out);
+    assert_eq!(m["records"], 400);
+    assert_eq!(m["rows"].as_u64(), Some(expected.len() as u64));
+    sb.stop();
+}
+
+#[test]
+fn known_ids_mode_survives_kills_too_and_keeps_the_file_order() {
+    let mut cfg = config(300, 11);
+    cfg.data_latency = Duration::from_millis(2);
+    let ids = smartsweep::sandbox::record_ids(&cfg);
+    let sb = Sandbox::start(cfg);
+    let tmp = tempfile::tempdir().expect("tmp");
+    // Reverse order, with a comment and a blank line: output follows the file.
+    let mut list = String::from("# cohort\n\n");
+    for id in ids.iter().rev() {
+        list.push_str(id);
+        list.push('\n');
+    }
+    let ids_file = tmp.path().join("ids.txt");
+    std::fs::write(&ids_file, list).expect("ids");
+    let ids_arg = ids_file.to_string_lossy().into_owned();
+    let args = ["--part-records", "11", "--records-from", &ids_arg];
+
+    let clean = tmp.path().join("clean");
+    let o = run("pipelines/drug_names.toml", &sb.api_base, &clean, &args);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let expected = rows(&clean);
+    let first_ids: Vec<&str> = expected
+        .iter()
+        .map(|r| r.split('\t').next().unwrap_or_default())
+        .collect();
+    let mut seen = Vec::new();
+    for id in first_ids {
+        if seen.last() != Some(&id) {
+            seen.push(id);
+        }
+    }
+    let order: Vec<&str> = ids.iter().rev().map(String::as_str).filter(|i| seen.contains(i)).collect();
+    assert_eq!(seen, order, "rows are not in --records-from order");
+
+    let out = tmp.path().join("killed");
+    let kills = kill_until_done(
+        || run_cmd("pipelines/drug_names.toml", &sb.api_base, &out, &args),
+        7,
+        30..300,
+    );
+    assert!(kills >= 2);
+    assert_eq!(rows(&out), expected);
+    no_leftovers(&out);
+    sb.stop();
+}
+
+#[test]
+fn sigterm_drains_commits_exits_130_and_resumes() {
+    let mut cfg = config(300, 3);
+    cfg.data_latency = Duration::from_millis(15);
+    let sb = Sandbox::start(cfg);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let args = ["--part-records", "10", "--concurrency", "2"];
+    let clean = tmp.path().join("clean");
+    let o = run("pipelines/drug_names.toml", &sb.api_base, &clean, &args);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+
+    let out = tmp.path().join("termed");
+    let mut child = run_cmd("pipelines/drug_names.toml", &sb.api_base, &out, &args)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(Duration::from_millis(700));
+    let st = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(st.success());
+    let o = child.wait_with_output().expect("wait");
+    assert_eq!(o.status.code(), Some(130), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("re-run the same command to resume"));
+    assert!(out.join("_checkpoint.json").exists());
+    assert!(!out.join("_SUCCESS").exists());
+    let cp: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("_checkpoint.json")).expect("cp")).expect("json");
+    assert!(cp["records"].as_u64().unwrap_or(0) > 0, "nothing committed before exit: {cp}");
+
+    let o = run("pipelines/drug_names.toml", &sb.api_base, &out, &args);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("resumed"));
+    assert_eq!(rows(&out), rows(&clean));
+    no_leftovers(&out);
+    sb.stop();
+}
+
+#[test]
+fn a_vanished_watermark_record_falls_back_to_an_earlier_committed_id() {
+    // Record bodies on disk, served as they are by a --from-dir sandbox.
+    let gen_cfg = config(120, 5);
+    let ids = smartsweep::sandbox::record_ids(&gen_cfg);
+    let generator = Sandbox::start(gen_cfg);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("records");
+    std::fs::create_dir(&dir).expect("mkdir");
+    let client = smartsweep::extract::Client::new(client_config(&generator.api_base)).expect("client");
+    generator.rt.block_on(async {
+        for id in &ids {
+            let t = client.mint(id).await.expect("mint");
+            let f = client.fetch(&t, "medications", &[], None).await.expect("fetch");
+            std::fs::write(dir.join(format!("{id}.rdf")), &f.pages[0]).expect("write");
+        }
+    });
+    generator.stop();
+
+    let from_dir = |d: &Path| smartsweep::sandbox::SandboxConfig {
+        from_dir: Some(d.to_path_buf()),
+        data_latency: Duration::from_millis(10),
+        ..smartsweep::sandbox::SandboxConfig::default()
+    };
+    let sb = Sandbox::start(from_dir(&dir));
+    let args = ["--part-records", "7", "--concurrency", "2"];
+    let clean = tmp.path().join("clean");
+    let o = run("pipelines/drug_names.toml", &sb.api_base, &clean, &args);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let expected = rows(&clean);
+
+    // Interrupt once some parts are committed.
+    let out = tmp.path().join("out");
+    let mut child = run_cmd("pipelines/drug_names.toml", &sb.api_base, &out, &args)
+        .spawn()
+        .expect("spawn");
+    let t0 = Instant::now();
+    let watermark = loop {
+        if let Ok(b) = std::fs::read(out.join("_checkpoint.json"))
+            && let Ok(cp) = serde_json::from_slice::<serde_json::Value>(&b)
+            && cp["records"].as_u64().unwrap_or(0) >= 21
+            && let Some(w) = cp["watermark"].as_str()
+        {
+            break w.to_string();
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "no checkpoint appeared");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    child.kill().expect("kill");
+    child.wait().expect("wait");
+    let cp: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("_checkpoint.json")).expect("cp")).expect("json");
+    let watermark_now = cp["watermark"].as_str().unwrap_or(&watermark).to_string();
+
+    // The watermark record is deleted from the container.
+    let addr = sb.api_base.trim_start_matches("http://").to_string();
+    sb.stop();
+    std::fs::remove_file(dir.join(format!("{watermark_now}.rdf"))).expect("delete record");
+    let sb = Sandbox::start_on(&addr, from_dir(&dir));
+    let o = run("pipelines/drug_names.toml", &sb.api_base, &out, &args);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains(&watermark_now),
+        "the fallback is not logged: {}",
+        text(&o)
+    );
+    assert_eq!(rows(&out), expected, "rows differ after the watermark vanished");
+    sb.stop();
+}
+
+fn client_config(api_base: &str) -> smartsweep::extract::ClientConfig {
+    smartsweep::extract::ClientConfig {
+        api_base: api_base.to_string(),
+        app_id: smartsweep::pipeline::DEFAULT_APP_ID.to_string(),
+        consumer_key: smartsweep::pipeline::DEFAULT_APP_ID.to_string(),
+        consumer_secret: smartsweep::secret::Secret::new(SECRET),
+        ca_file: None,
+        connect_timeout: Duration::from_secs(5),
+        request_timeout: Duration::from_secs(30),
+        max_body_bytes: 64 << 20,
+        retry: smartsweep::extract::RetryPolicy::default(),
+    }
+}
+
+#[test]
+fn a_changed_pipeline_is_refused_unless_fresh_and_a_finished_output_is_left_alone() {
+    let sb = Sandbox::start(config(40, 1));
+    let tmp = tempfile::tempdir().expect("tmp");
+    let out = tmp.path().join("out");
+    let o = run("pipelines/drug_names.toml", &sb.api_base, &out, &[]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let before = std::fs::metadata(out.join("_SUCCESS")).expect("success").modified().expect("mtime");
+    let expected = rows(&out);
+
+    // Finished: the same command is a no-op that says so.
+    let o = run("pipelines/drug_names.toml", &sb.api_base, &out, &[]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(text(&o).contains("already finished"), "{}", text(&o));
+    let after = std::fs::metadata(out.join("_SUCCESS")).expect("success").modified().expect("mtime");
+    assert_eq!(before, after, "a finished output was touched");
+
+    // Another pipeline into the same directory: refused before any network call.
+    let o = run("pipelines/medications.toml", &sb.api_base, &out, &[]);
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    assert!(text(&o).contains("--fresh"), "{}", text(&o));
+    assert_eq!(rows(&out), expected, "a refused run changed the output");
+
+    // Unfinished and changed: also refused.
+    std::fs::remove_file(out.join("_SUCCESS")).expect("rm");
+    let o = run("pipelines/medications.toml", &sb.api_base, &out, &[]);
+    assert_eq!(code(&o), 2, "{}", text(&o));
+
+    // --fresh starts over.
+    let o = run("pipelines/medications.toml", &sb.api_base, &out, &["--fresh"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_ne!(rows(&out), expected);
+    sb.stop();
+}
