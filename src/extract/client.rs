@@ -1,0 +1,1228 @@
+//! The SMART Classic container client: one `reqwest` client (rustls with
+//! the `ring` provider, the platform's roots plus an optional private CA,
+//! keep-alive and connection reuse) and the calls a background app makes.
+//!
+//! - `GET /manifest` (no authentication), once, cached;
+//! - `POST /apps/{app}/tokens/records/first`, `.../{id}/next` and
+//!   `.../{id}` (mint), signed 2-legged, each answered by a form-encoded token
+//!   bound to one record;
+//! - `GET /records/{id}/{resource}/`, signed 3-legged with the record's
+//!   token, optionally paged with `limit` and the answer's `api:nextPageURL`.
+//!
+//! Every call goes through one retry loop ([`super::retry`]): each attempt is
+//! signed afresh (new nonce and timestamp), each retry is logged with its
+//! cause, and counters ([`ClientStats`]) can be read at any time. A data
+//! fetch never aborts the run: whatever stops it becomes a
+//! [`RecordFailure`].
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::{Bytes, BytesMut};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::{Method, Url};
+
+use super::ExtractError;
+use super::oauth::{authorization_header, percent_encode};
+use super::retry::{RetryPolicy, is_transient_status, parse_retry_after};
+use crate::failure::{RecordFailure, Stage};
+use crate::secret::Secret;
+
+/// Path segments are sent percent-encoded, except unreserved characters and
+/// `@` (app ids are `name@host`; the container decodes the path either way,
+/// and the signature is always over the decoded path).
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'@');
+
+/// The predicate of the paging link in a ResponseSummary.
+const NEXT_PAGE_URL: &str = "http://smartplatforms.org/terms/api#nextPageURL";
+
+/// Most pages followed for one record (a container whose `nextPageURL`
+/// never ends is a protocol error, not an infinite loop).
+const MAX_PAGES: usize = 100_000;
+
+/// How to reach the container and how hard to try.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// The REST base URL, e.g. `http://localhost:7000` (a trailing slash is
+    /// ignored).
+    pub api_base: String,
+    /// The app id, e.g. `my-app@apps.smartplatforms.org`; it goes into the
+    /// cursor URLs.
+    pub app_id: String,
+    /// The OAuth consumer key; for a background app it is the app id.
+    pub consumer_key: String,
+    /// The OAuth consumer secret (redacted in `Debug`).
+    pub consumer_secret: Secret,
+    /// A PEM file of extra root certificates (a private CA), added to the
+    /// platform's roots.
+    pub ca_file: Option<PathBuf>,
+    /// Time allowed to open a connection (TCP and TLS).
+    pub connect_timeout: Duration,
+    /// Time allowed for one attempt, from sending to the last body byte.
+    pub request_timeout: Duration,
+    /// The largest answer body accepted (default 64 MiB).
+    pub max_body_bytes: u64,
+    /// The retry policy of every call.
+    pub retry: RetryPolicy,
+}
+
+impl ClientConfig {
+    /// A configuration with the defaults: consumer key = app id, no extra CA,
+    /// 10 s to connect, 120 s per attempt, 64 MiB bodies, the default retry
+    /// policy.
+    pub fn new(
+        api_base: impl Into<String>,
+        app_id: impl Into<String>,
+        consumer_secret: Secret,
+    ) -> Self {
+        let app_id = app_id.into();
+        ClientConfig {
+            api_base: api_base.into(),
+            consumer_key: app_id.clone(),
+            app_id,
+            consumer_secret,
+            ca_file: None,
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(120),
+            max_body_bytes: 64 * 1024 * 1024,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// An access token bound to one record, as the cursor or a mint hands it out.
+/// `Debug` shows the record id only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordToken {
+    /// The container's record id.
+    pub record_id: String,
+    /// `oauth_token`.
+    pub token: Secret,
+    /// `oauth_token_secret`.
+    pub secret: Secret,
+}
+
+/// A record's answer: every page's body, in order.
+#[derive(Clone, Debug)]
+pub struct Fetched {
+    /// The bodies (RDF/XML), one per page; one page unless paging was asked.
+    pub pages: Vec<Bytes>,
+    /// Data requests made, retries included (token mints not counted).
+    pub attempts: u32,
+}
+
+/// Counters of the client's work since it was created.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ClientStats {
+    /// HTTP requests sent (every attempt counts).
+    pub requests: u64,
+    /// Retries decided (transient failures followed by another attempt).
+    pub retries: u64,
+    /// Tokens re-minted after a 401 on a data call.
+    pub remints: u64,
+    /// Total backoff decided, in milliseconds (slept, or skipped when
+    /// `RetryPolicy::sleep` is false).
+    pub backoff_ms: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    requests: AtomicU64,
+    retries: AtomicU64,
+    remints: AtomicU64,
+    backoff_ms: AtomicU64,
+}
+
+/// The container client. Cheap to clone (an `Arc` inside); share it between
+/// tasks.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    cfg: ClientConfig,
+    /// The canonical API base (lower-case host, no default port, no
+    /// trailing slash).
+    base: String,
+    counters: Counters,
+    manifest: tokio::sync::OnceCell<serde_json::Value>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("api_base", &self.inner.base)
+            .field("consumer_key", &self.inner.cfg.consumer_key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Which credentials sign a request.
+#[derive(Clone, Copy)]
+enum Auth<'a> {
+    /// None (the manifest).
+    None,
+    /// 2-legged: consumer key and secret only.
+    Consumer,
+    /// 3-legged: the consumer plus a record's token.
+    Token(&'a RecordToken),
+}
+
+/// A final HTTP answer (a status the retry loop does not retry).
+struct Answer {
+    status: u16,
+    /// The server's `Date` header, for the clock-skew hint.
+    date: Option<SystemTime>,
+    /// When the answer arrived, by the local clock.
+    received: SystemTime,
+    body: Bytes,
+    attempts: u32,
+}
+
+/// Why a call stopped without an answer it could use.
+struct CallFailure {
+    /// The last HTTP status, if the last attempt got one.
+    status: Option<u16>,
+    attempts: u32,
+    message: String,
+    /// The body was over the size limit (not retried).
+    too_large: bool,
+}
+
+enum AttemptError {
+    /// No usable answer; worth another attempt.
+    Transient(String),
+    /// The body is over the limit.
+    TooLarge(String),
+}
+
+struct RawAnswer {
+    status: u16,
+    date: Option<SystemTime>,
+    retry_after: Option<Duration>,
+    received: SystemTime,
+    body: Bytes,
+}
+
+impl Client {
+    /// Build the client: validate the API base, set up TLS (rustls with the
+    /// `ring` provider, platform roots, plus `ca_file` if given).
+    pub fn new(cfg: ClientConfig) -> Result<Client, ExtractError> {
+        let base = canonical_api_base(&cfg.api_base)?;
+        if cfg.app_id.is_empty() || cfg.consumer_key.is_empty() {
+            return Err(ExtractError::Config {
+                message: "the app id and the consumer key must not be empty\nhint: pass --app-id (the consumer key defaults to it)".into(),
+            });
+        }
+        if cfg.retry.max_attempts == 0 {
+            return Err(ExtractError::Config {
+                message: "the retry policy needs at least one attempt".into(),
+            });
+        }
+        // Installing fails only when a provider is already installed, which
+        // is fine: reqwest then uses that one.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(cfg.connect_timeout)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(256)
+            .tcp_keepalive(Duration::from_secs(60))
+            .tcp_nodelay(true)
+            // A signature is bound to its URL: a redirect cannot verify, so
+            // it is reported instead of followed.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("smartsweep/", env!("CARGO_PKG_VERSION")));
+        if let Some(ca) = &cfg.ca_file {
+            let pem = std::fs::read(ca).map_err(|e| ExtractError::Config {
+                message: format!(
+                    "cannot read the CA file `{}`: {e}\nhint: --ca-file takes a PEM file of root certificates",
+                    ca.display()
+                ),
+            })?;
+            let certs =
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| ExtractError::Config {
+                    message: format!("the CA file `{}` is not valid PEM: {e}", ca.display()),
+                })?;
+            if certs.is_empty() {
+                return Err(ExtractError::Config {
+                    message: format!(
+                        "the CA file `{}` holds no certificate\nhint: --ca-file takes a PEM file with `-----BEGIN CERTIFICATE-----` blocks",
+                        ca.display()
+                    ),
+                });
+            }
+            builder = builder.tls_certs_merge(certs);
+        }
+        let http = builder.build().map_err(|e| ExtractError::Config {
+            message: format!("cannot set up the HTTP client: {}", error_chain(&e)),
+        })?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                cfg,
+                base,
+                counters: Counters::default(),
+                manifest: tokio::sync::OnceCell::new(),
+            }),
+        })
+    }
+
+    /// The canonical API base this client talks to.
+    pub fn api_base(&self) -> &str {
+        &self.inner.base
+    }
+
+    /// The configuration the client was built from.
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.cfg
+    }
+
+    /// The container manifest (`GET /manifest`, unauthenticated), fetched
+    /// once and cached. Warns (tracing) when its `api_base` is not the
+    /// configured one. A successful fetch says nothing about the credentials.
+    pub async fn manifest(&self) -> Result<serde_json::Value, ExtractError> {
+        let value = self
+            .inner
+            .manifest
+            .get_or_try_init(|| self.fetch_manifest())
+            .await?;
+        Ok(value.clone())
+    }
+
+    async fn fetch_manifest(&self) -> Result<serde_json::Value, ExtractError> {
+        let url = self.url(&format!("{}/manifest", self.inner.base))?;
+        let ans = self
+            .execute(&Method::GET, &url, Auth::None)
+            .await
+            .map_err(|f| f.into_error("GET", &url))?;
+        if ans.status != 200 {
+            return Err(ExtractError::Status {
+                method: "GET".into(),
+                url: url.to_string(),
+                status: ans.status,
+                attempts: ans.attempts,
+                detail: "\nhint: is --api-base the container's REST base URL (its manifest is at `{api_base}/manifest`)?".into(),
+            });
+        }
+        let value: serde_json::Value =
+            serde_json::from_slice(&ans.body).map_err(|e| ExtractError::Protocol {
+                url: url.to_string(),
+                message: format!("the manifest is not JSON: {e}"),
+            })?;
+        match value.get("api_base").and_then(|v| v.as_str()) {
+            Some(theirs) => {
+                let same = canonical_api_base(theirs)
+                    .map(|t| t == self.inner.base)
+                    .unwrap_or(false);
+                if !same {
+                    tracing::warn!(
+                        configured = %self.inner.base,
+                        manifest = %theirs,
+                        "the container's manifest names a different api_base; continuing with the configured one"
+                    );
+                }
+            }
+            None => tracing::warn!(url = %url, "the container's manifest has no `api_base`"),
+        }
+        Ok(value)
+    }
+
+    /// The token for the first record (`POST .../tokens/records/first`).
+    /// `None` means 404: the container has no record (the reference
+    /// container also answers 404 when something failed inside that call).
+    pub async fn first(&self) -> Result<Option<RecordToken>, ExtractError> {
+        let url = self.url(&format!(
+            "{}/apps/{}/tokens/records/first",
+            self.inner.base,
+            segment(&self.inner.cfg.app_id)
+        ))?;
+        self.token_call(&url, true, None).await
+    }
+
+    /// The token for the record after `after` (`POST
+    /// .../tokens/records/{after}/next`); `None` (404) at the end. The
+    /// container answers 500 for an id it does not know.
+    pub async fn next(&self, after: &str) -> Result<Option<RecordToken>, ExtractError> {
+        let url = self.url(&format!(
+            "{}/apps/{}/tokens/records/{}/next",
+            self.inner.base,
+            segment(&self.inner.cfg.app_id),
+            segment(after)
+        ))?;
+        let token = self.token_call(&url, true, None).await?;
+        if let Some(t) = &token
+            && t.record_id == after
+        {
+            return Err(ExtractError::Protocol {
+                url: url.to_string(),
+                message: format!("`next` after `{after}` answered the same record again"),
+            });
+        }
+        Ok(token)
+    }
+
+    /// A fresh token for one known record (`POST .../tokens/records/{id}`).
+    pub async fn mint(&self, record_id: &str) -> Result<RecordToken, ExtractError> {
+        let url = self.url(&format!(
+            "{}/apps/{}/tokens/records/{}",
+            self.inner.base,
+            segment(&self.inner.cfg.app_id),
+            segment(record_id)
+        ))?;
+        match self.token_call(&url, false, Some(record_id)).await? {
+            Some(t) => Ok(t),
+            None => Err(ExtractError::Protocol {
+                url: url.to_string(),
+                message: "no token in the answer".into(),
+            }),
+        }
+    }
+
+    /// The URL of a record's resource list (no query): also the base IRI for
+    /// parsing its RDF/XML.
+    pub fn data_url(&self, record_id: &str, resource: &str) -> String {
+        format!(
+            "{}/records/{}/{}/",
+            self.inner.base,
+            segment(record_id),
+            segment(resource)
+        )
+    }
+
+    /// `GET {api_base}/records/{id}/{resource}/` with the record's token and
+    /// the query `params` (signed). `page_size = Some(n)` adds `limit=n` and
+    /// follows `api:nextPageURL` until the last page. Transient failures are
+    /// retried; a 401 re-mints the record's token once. Whatever stops the
+    /// fetch is a [`RecordFailure`] (stage `Fetch`); it never aborts the run.
+    pub async fn fetch(
+        &self,
+        token: &RecordToken,
+        resource: &str,
+        params: &[(String, String)],
+        page_size: Option<u32>,
+    ) -> Result<Fetched, RecordFailure> {
+        let record_id = token.record_id.as_str();
+        let fail = |status: Option<u16>, attempts: u32, message: String| RecordFailure {
+            record_id: record_id.to_owned(),
+            stage: Stage::Fetch,
+            http_status: status,
+            attempts,
+            message,
+        };
+        if let Err(e) = check_params(params, page_size) {
+            return Err(fail(None, 0, e.to_string()));
+        }
+        let base = self.data_url(record_id, resource);
+        let mut token = std::borrow::Cow::Borrowed(token);
+        let mut reminted = false;
+        let mut attempts = 0u32;
+        let mut pages = Vec::new();
+        let mut offset: Option<u64> = None;
+        loop {
+            let url = match self.url(&with_query(&base, params, page_size, offset)) {
+                Ok(u) => u,
+                Err(e) => return Err(fail(None, attempts, e.to_string())),
+            };
+            let body = loop {
+                let result = self
+                    .execute(&Method::GET, &url, Auth::Token(token.as_ref()))
+                    .await;
+                let ans = match result {
+                    Ok(a) => a,
+                    Err(f) => {
+                        attempts += f.attempts;
+                        let what = if f.too_large { "" } else { "gave up: " };
+                        return Err(fail(
+                            f.status,
+                            attempts,
+                            format!("GET `{url}`: {what}{}", f.message),
+                        ));
+                    }
+                };
+                attempts += ans.attempts;
+                match ans.status {
+                    200 => break ans.body,
+                    401 if !reminted => {
+                        reminted = true;
+                        tracing::info!(record_id, url = %url, "HTTP 401 on a data call; minting a fresh token for the record");
+                        match self.mint(record_id).await {
+                            Ok(t) => {
+                                self.inner.counters.remints.fetch_add(1, Ordering::Relaxed);
+                                token = std::borrow::Cow::Owned(t);
+                            }
+                            Err(e) => {
+                                return Err(fail(
+                                    Some(401),
+                                    attempts,
+                                    format!(
+                                        "GET `{url}`: HTTP 401, and minting a fresh token failed: {e}"
+                                    ),
+                                ));
+                            }
+                        }
+                    }
+                    status => {
+                        return Err(fail(
+                            Some(status),
+                            attempts,
+                            format!("GET `{url}`: {}", data_status_message(status, reminted)),
+                        ));
+                    }
+                }
+            };
+            let next = match page_size {
+                Some(_) => next_page_offset(&body),
+                None => None,
+            };
+            pages.push(body);
+            match next {
+                None => break,
+                Some(o) if o > offset.unwrap_or(0) && pages.len() < MAX_PAGES => offset = Some(o),
+                Some(o) => {
+                    return Err(fail(
+                        Some(200),
+                        attempts,
+                        format!(
+                            "GET `{url}`: the answer's nextPageURL (offset {o}) does not move past page {} (offset {})",
+                            pages.len(),
+                            offset.unwrap_or(0)
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(Fetched { pages, attempts })
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> ClientStats {
+        let c = &self.inner.counters;
+        ClientStats {
+            requests: c.requests.load(Ordering::Relaxed),
+            retries: c.retries.load(Ordering::Relaxed),
+            remints: c.remints.load(Ordering::Relaxed),
+            backoff_ms: c.backoff_ms.load(Ordering::Relaxed),
+        }
+    }
+
+    fn url(&self, s: &str) -> Result<Url, ExtractError> {
+        Url::parse(s).map_err(|e| ExtractError::Config {
+            message: format!("cannot build a URL from `{s}`: {e}"),
+        })
+    }
+
+    /// A 2-legged token call. `end_ok`: 404 means "no record" (cursor);
+    /// `expect_id`: the record the answer must be for (mint).
+    async fn token_call(
+        &self,
+        url: &Url,
+        end_ok: bool,
+        expect_id: Option<&str>,
+    ) -> Result<Option<RecordToken>, ExtractError> {
+        let ans = self
+            .execute(&Method::POST, url, Auth::Consumer)
+            .await
+            .map_err(|f| f.into_error("POST", url))?;
+        match ans.status {
+            200 => {
+                let token =
+                    parse_token_answer(&ans.body).map_err(|message| ExtractError::Protocol {
+                        url: url.to_string(),
+                        message,
+                    })?;
+                if let Some(id) = expect_id
+                    && token.record_id != id
+                {
+                    return Err(ExtractError::Protocol {
+                        url: url.to_string(),
+                        message: format!(
+                            "asked for a token for record `{id}`, got one for `{}`",
+                            token.record_id
+                        ),
+                    });
+                }
+                Ok(Some(token))
+            }
+            404 if end_ok => Ok(None),
+            401 | 403 => Err(self.rejected(ans.status, ans.date, ans.received)),
+            status => Err(ExtractError::Status {
+                method: "POST".into(),
+                url: url.to_string(),
+                status,
+                attempts: ans.attempts,
+                detail: String::new(),
+            }),
+        }
+    }
+
+    /// The fatal error for 401/403 on a 2-legged call, with what to check.
+    fn rejected(
+        &self,
+        status: u16,
+        date: Option<SystemTime>,
+        received: SystemTime,
+    ) -> ExtractError {
+        let cfg = &self.inner.cfg;
+        let clock = clock_hint(date, received);
+        let mut hint = String::new();
+        if status == 401 {
+            hint.push_str(&format!(
+                "hint: check the consumer secret for key `{}` (from {} or --consumer-secret-file): a wrong secret gives this 401\n",
+                cfg.consumer_key,
+                super::SECRET_ENV
+            ));
+            hint.push_str(&format!("hint: {clock}\n"));
+            hint.push_str(&format!(
+                "hint: check that the app `{}` is registered on this container as a background app (manifest \"mode\": \"background\"), and that its consumer key is `{}`",
+                cfg.app_id, cfg.consumer_key
+            ));
+        } else {
+            hint.push_str(&format!(
+                "hint: the signature was accepted but the container does not let key `{}` walk the record cursor: register the app `{}` as a background app (manifest \"mode\": \"background\"), not as a UI app\n",
+                cfg.consumer_key, cfg.app_id
+            ));
+            hint.push_str(&format!(
+                "hint: check that --app-id `{}` is this consumer's own app id\n",
+                cfg.app_id
+            ));
+            hint.push_str(&format!("hint: {clock}"));
+        }
+        ExtractError::Rejected {
+            status,
+            consumer_key: cfg.consumer_key.clone(),
+            api_base: self.inner.base.clone(),
+            hint,
+        }
+    }
+
+    /// One call with retries. Returns the first answer whose status is not
+    /// transient, or why it stopped.
+    async fn execute(
+        &self,
+        method: &Method,
+        url: &Url,
+        auth: Auth<'_>,
+    ) -> Result<Answer, CallFailure> {
+        let policy = &self.inner.cfg.retry;
+        let started = Instant::now();
+        let mut skipped = Duration::ZERO;
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            self.inner.counters.requests.fetch_add(1, Ordering::Relaxed);
+            let (cause, status, retry_after) = match self.attempt(method, url, auth).await {
+                Ok(raw) if !is_transient_status(raw.status) => {
+                    return Ok(Answer {
+                        status: raw.status,
+                        date: raw.date,
+                        received: raw.received,
+                        body: raw.body,
+                        attempts: attempt,
+                    });
+                }
+                Ok(raw) => (
+                    format!("HTTP {}", status_text(raw.status)),
+                    Some(raw.status),
+                    raw.retry_after,
+                ),
+                Err(AttemptError::TooLarge(message)) => {
+                    return Err(CallFailure {
+                        status: None,
+                        attempts: attempt,
+                        message,
+                        too_large: true,
+                    });
+                }
+                Err(AttemptError::Transient(cause)) => (cause, None, None),
+            };
+            if attempt >= policy.max_attempts {
+                return Err(CallFailure {
+                    status,
+                    attempts: attempt,
+                    message: format!("{attempt} attempt(s), the last: {cause}"),
+                    too_large: false,
+                });
+            }
+            let delay = policy.backoff(attempt, retry_after);
+            let elapsed = started.elapsed() + skipped;
+            if elapsed + delay > policy.deadline {
+                return Err(CallFailure {
+                    status,
+                    attempts: attempt,
+                    message: format!(
+                        "the retry deadline of {} s would pass before the next attempt; the last: {cause}",
+                        policy.deadline.as_secs_f64()
+                    ),
+                    too_large: false,
+                });
+            }
+            tracing::warn!(
+                method = %method,
+                url = %url,
+                attempt,
+                delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                cause = %cause,
+                "transient failure; retrying"
+            );
+            let c = &self.inner.counters;
+            c.retries.fetch_add(1, Ordering::Relaxed);
+            c.backoff_ms.fetch_add(
+                u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                Ordering::Relaxed,
+            );
+            if policy.sleep {
+                tokio::time::sleep(delay).await;
+            } else {
+                skipped += delay;
+            }
+        }
+    }
+
+    /// One attempt: sign (fresh nonce and timestamp), send, read the body
+    /// within the size limit.
+    async fn attempt(
+        &self,
+        method: &Method,
+        url: &Url,
+        auth: Auth<'_>,
+    ) -> Result<RawAnswer, AttemptError> {
+        let cfg = &self.inner.cfg;
+        let mut req = self
+            .inner
+            .http
+            .request(method.clone(), url.clone())
+            .timeout(cfg.request_timeout);
+        let consumer = (cfg.consumer_key.as_str(), &cfg.consumer_secret);
+        let authorization = match auth {
+            Auth::None => None,
+            Auth::Consumer => Some(authorization_header(method.as_str(), url, consumer, None)),
+            Auth::Token(t) => Some(authorization_header(
+                method.as_str(),
+                url,
+                consumer,
+                Some((t.token.expose(), &t.secret)),
+            )),
+        };
+        if let Some(h) = authorization {
+            // The header is percent-encoded ASCII, so this cannot fail; if it
+            // ever did, the message must not carry the value.
+            let mut value = HeaderValue::from_str(h.expose()).map_err(|_| {
+                AttemptError::Transient("could not build the Authorization header".into())
+            })?;
+            value.set_sensitive(true);
+            req = req.header(header::AUTHORIZATION, value);
+        }
+        if *method == Method::POST {
+            req = req
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Vec::<u8>::new());
+        }
+        let mut resp = req
+            .send()
+            .await
+            .map_err(|e| AttemptError::Transient(describe(&e)))?;
+        let received = SystemTime::now();
+        let status = resp.status().as_u16();
+        let headers: &HeaderMap = resp.headers();
+        let date = headers
+            .get(header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok());
+        let retry_after = headers
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, received));
+        let limit = cfg.max_body_bytes;
+        if let Some(len) = resp.content_length()
+            && len > limit
+        {
+            return Err(AttemptError::TooLarge(too_large_message(limit, Some(len))));
+        }
+        let capacity = resp.content_length().unwrap_or(0).min(limit).min(8 << 20);
+        let mut body = BytesMut::with_capacity(usize::try_from(capacity).unwrap_or(0));
+        loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() as u64 + chunk.len() as u64 > limit {
+                        return Err(AttemptError::TooLarge(too_large_message(limit, None)));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    return Err(AttemptError::Transient(format!(
+                        "HTTP {status}, body cut short after {} bytes: {}",
+                        body.len(),
+                        describe(&e)
+                    )));
+                }
+            }
+        }
+        Ok(RawAnswer {
+            status,
+            date,
+            retry_after,
+            received,
+            body: body.freeze(),
+        })
+    }
+}
+
+impl CallFailure {
+    fn into_error(self, method: &str, url: &Url) -> ExtractError {
+        if self.too_large {
+            return ExtractError::Protocol {
+                url: url.to_string(),
+                message: self.message,
+            };
+        }
+        match self.status {
+            Some(status) => ExtractError::Status {
+                method: method.into(),
+                url: url.to_string(),
+                status,
+                attempts: self.attempts,
+                detail: format!(" (gave up: {})", self.message),
+            },
+            None => ExtractError::Transport {
+                method: method.into(),
+                url: url.to_string(),
+                attempts: self.attempts,
+                message: self.message,
+            },
+        }
+    }
+}
+
+/// Check a fetch's query parameters: names of unreserved characters only
+/// (so the container's raw sort and RFC 5849's encoded sort agree), no
+/// `oauth_*` name (the container signs only the header's), no name twice
+/// (a repeated name can never verify on the reference container), and no
+/// `limit`/`offset` when paging (the client sets them).
+pub fn check_params(
+    params: &[(String, String)],
+    page_size: Option<u32>,
+) -> Result<(), ExtractError> {
+    let mut problems = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for (name, _) in params {
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+        {
+            problems.push(format!(
+                "`{name}` is not a plain parameter name (letters, digits, `-._~`)"
+            ));
+        } else if name.starts_with("oauth_") {
+            problems.push(format!(
+                "`{name}`: `oauth_` parameters travel in the Authorization header only"
+            ));
+        }
+        if !seen.insert(name.as_str()) {
+            problems.push(format!(
+                "`{name}` appears twice (the container cannot verify a repeated parameter; join values with `|`)"
+            ));
+        }
+        if page_size.is_some() && (name == "limit" || name == "offset") {
+            problems.push(format!(
+                "`{name}` is set by the client when a page size is given"
+            ));
+        }
+    }
+    if page_size == Some(0) {
+        problems.push(
+            "a page size of 0 means \"everything\" to the container; leave it unset instead".into(),
+        );
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ExtractError::Config {
+            message: format!(
+                "bad query parameters for the container: {}",
+                problems.join("; ")
+            ),
+        })
+    }
+}
+
+/// `{base}?k=v&...&limit=n&offset=m`, every name and value RFC 3986-encoded.
+fn with_query(
+    base: &str,
+    params: &[(String, String)],
+    page_size: Option<u32>,
+    offset: Option<u64>,
+) -> String {
+    let mut pairs: Vec<(String, String)> = params.to_vec();
+    if let Some(n) = page_size {
+        pairs.push(("limit".into(), n.to_string()));
+        if let Some(o) = offset {
+            pairs.push(("offset".into(), o.to_string()));
+        }
+    }
+    if pairs.is_empty() {
+        return base.to_owned();
+    }
+    let query = pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    format!("{base}?{query}")
+}
+
+/// The `offset` of the answer's `api:nextPageURL`, if it has one.
+///
+/// The container writes that URL as a plain literal whose query values are
+/// *not* URL-encoded, in arbitrary order, so it cannot be sent or signed as
+/// it stands (a value holding `&`, `+` or `%` would be misread). The client
+/// therefore takes only the new `offset` from it and rebuilds the next URL
+/// from its own, known parameters, encoded properly. The literal is found by
+/// parsing the page as RDF/XML (any serialization style), and only when the
+/// page mentions `nextPageURL` at all.
+pub(crate) fn next_page_offset(body: &[u8]) -> Option<u64> {
+    let needle = b"nextPageURL";
+    if !body.windows(needle.len()).any(|w| w == needle) {
+        return None;
+    }
+    let mut link = None;
+    for triple in oxrdfxml::RdfXmlParser::new().lenient().for_slice(body) {
+        let Ok(triple) = triple else { break };
+        if triple.predicate.as_str() == NEXT_PAGE_URL
+            && let oxrdf::Term::Literal(l) = &triple.object
+        {
+            link = Some(l.value().to_owned());
+            break;
+        }
+    }
+    let link = link?;
+    let (_, query) = link.split_once('?')?;
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .filter(|(k, _)| k.trim() == "offset")
+        .find_map(|(_, v)| v.trim().parse::<u64>().ok())
+}
+
+/// Parse a token answer: form-encoded `oauth_token`, `oauth_token_secret`
+/// and `smart_record_id`, in any order (`+` is a space). The error never
+/// quotes the body (it holds credentials).
+fn parse_token_answer(body: &[u8]) -> Result<RecordToken, String> {
+    let text = std::str::from_utf8(body).map_err(|_| "the token answer is not UTF-8".to_owned())?;
+    let mut token = None;
+    let mut secret = None;
+    let mut record = None;
+    for pair in text.trim().split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let v = form_decode(v);
+        match form_decode(k).as_str() {
+            "oauth_token" => token = Some(v),
+            "oauth_token_secret" => secret = Some(v),
+            "smart_record_id" => record = Some(v),
+            _ => {}
+        }
+    }
+    let mut missing = Vec::new();
+    if token.as_deref().is_none_or(str::is_empty) {
+        missing.push("oauth_token");
+    }
+    if secret.is_none() {
+        missing.push("oauth_token_secret");
+    }
+    if record.as_deref().is_none_or(str::is_empty) {
+        missing.push("smart_record_id");
+    }
+    match (token, secret, record) {
+        (Some(t), Some(s), Some(r)) if missing.is_empty() => Ok(RecordToken {
+            record_id: r,
+            token: Secret::new(t),
+            secret: Secret::new(s),
+        }),
+        _ => Err(format!(
+            "the token answer lacks {} (expected a form-encoded oauth_token, oauth_token_secret and smart_record_id, {} bytes received)",
+            missing.join(", "),
+            body.len()
+        )),
+    }
+}
+
+fn form_decode(s: &str) -> String {
+    let spaced = s.replace('+', " ");
+    percent_decode_str(&spaced).decode_utf8_lossy().into_owned()
+}
+
+fn segment(s: &str) -> String {
+    utf8_percent_encode(s, PATH_SEGMENT).to_string()
+}
+
+/// Validate and canonicalize the API base: http(s), no credentials, query or
+/// fragment; lower-case host, no default port, no trailing slash.
+fn canonical_api_base(raw: &str) -> Result<String, ExtractError> {
+    let bad = |why: &str| ExtractError::Config {
+        message: format!(
+            "bad API base `{raw}`: {why}\nhint: give the container's REST base URL, e.g. `https://smart.example.org` or `http://localhost:7000`"
+        ),
+    };
+    let url = Url::parse(raw.trim()).map_err(|e| bad(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("the scheme must be http or https"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("credentials do not belong in the URL"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("it must not have a query or a fragment"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("it has no host"));
+    }
+    let mut s = url.to_string();
+    while s.ends_with('/') {
+        s.pop();
+    }
+    Ok(s)
+}
+
+/// What the local clock says against the container's `Date` header.
+fn clock_hint(server: Option<SystemTime>, local: SystemTime) -> String {
+    let Some(server) = server else {
+        return "clock skew could not be measured (the container sent no Date header); the container refuses OAuth timestamps more than 300 s old, so make sure the local clock is not behind its clock".into();
+    };
+    let (behind, secs) = match server.duration_since(local) {
+        Ok(d) => (true, d.as_secs()),
+        Err(e) => (false, e.duration().as_secs()),
+    };
+    let date = httpdate::fmt_http_date(server);
+    if behind && secs > 300 {
+        format!(
+            "clock skew: the local clock is {secs} s behind the container's (its Date header: {date}); it refuses OAuth timestamps more than 300 s old, so this is the likely cause: fix the local clock (NTP)"
+        )
+    } else {
+        let dir = if behind { "behind" } else { "ahead of" };
+        format!(
+            "clock skew: the local clock is {secs} s {dir} the container's (measured from its Date header), inside the 300 s window, so probably not the cause"
+        )
+    }
+}
+
+fn data_status_message(status: u16, reminted: bool) -> String {
+    match status {
+        401 if reminted => "HTTP 401 even with a freshly minted token".into(),
+        401 => "HTTP 401".into(),
+        403 => "HTTP 403: the container refused this record's token (a token for another record?)"
+            .into(),
+        404 => "HTTP 404: no such resource (check the pipeline's resource name)".into(),
+        s if (300..400).contains(&s) => format!(
+            "HTTP {s}: a redirect (not followed: a signed request cannot follow one; check --api-base)"
+        ),
+        s => format!("HTTP {}", status_text(s)),
+    }
+}
+
+fn status_text(status: u16) -> String {
+    match reqwest::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+    {
+        Some(reason) => format!("{status} {reason}"),
+        None => status.to_string(),
+    }
+}
+
+fn too_large_message(limit: u64, announced: Option<u64>) -> String {
+    match announced {
+        Some(len) => format!(
+            "the answer is {len} bytes, over the limit of {limit} bytes (raise --max-body-bytes, or page with a page size)"
+        ),
+        None => format!(
+            "the answer grew past the limit of {limit} bytes (raise --max-body-bytes, or page with a page size)"
+        ),
+    }
+}
+
+/// A transport error for a person: its kind and the chain of causes,
+/// without the URL (callers name it) and never a header.
+fn describe(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else if e.is_body() || e.is_decode() {
+        "reading the body failed"
+    } else if e.is_request() {
+        "the request failed"
+    } else {
+        "transport error"
+    };
+    let chain = error_chain(e);
+    if chain.is_empty() {
+        kind.to_owned()
+    } else {
+        format!("{kind}: {chain}")
+    }
+}
+
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p == &text) {
+            parts.push(text);
+        }
+        cur = s.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_answer_any_order_and_plus() {
+        let t = parse_token_answer(
+            b"smart_record_id=2169591&oauth_token_secret=a+b%2Bc%26&oauth_token=T0k",
+        )
+        .unwrap();
+        assert_eq!(t.record_id, "2169591");
+        assert_eq!(t.token.expose(), "T0k");
+        assert_eq!(t.secret.expose(), "a b+c&");
+        let dbg = format!("{t:?}");
+        assert!(
+            dbg.contains("2169591") && !dbg.contains("T0k") && !dbg.contains("a b"),
+            "{dbg}"
+        );
+        let e = parse_token_answer(b"oauth_token=SECRETTOKEN&smart_record_id=1").unwrap_err();
+        assert!(
+            e.contains("oauth_token_secret") && !e.contains("SECRETTOKEN"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn api_base_is_canonical() {
+        assert_eq!(
+            canonical_api_base("http://LOCALHOST:80/").unwrap(),
+            "http://localhost"
+        );
+        assert_eq!(
+            canonical_api_base("https://h.org:443/smart/").unwrap(),
+            "https://h.org/smart"
+        );
+        assert_eq!(
+            canonical_api_base("http://127.0.0.1:7000").unwrap(),
+            "http://127.0.0.1:7000"
+        );
+        assert!(canonical_api_base("ftp://h").is_err());
+        assert!(canonical_api_base("http://u:p@h").is_err());
+        assert!(canonical_api_base("http://h/?x=1").is_err());
+        assert!(canonical_api_base("not a url").is_err());
+    }
+
+    #[test]
+    fn config_debug_redacts() {
+        let cfg = ClientConfig::new("http://h", "a@b", Secret::new("hunter2"));
+        let d = format!("{cfg:?}");
+        assert!(!d.contains("hunter2") && d.contains("a@b"), "{d}");
+    }
+
+    #[test]
+    fn params_are_checked() {
+        let p = |v: &[(&str, &str)]| {
+            v.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect::<Vec<_>>()
+        };
+        assert!(check_params(&p(&[("rxnorm", "a|b"), ("date_from", "2010")]), Some(10)).is_ok());
+        let e = check_params(
+            &p(&[
+                ("a", "1"),
+                ("a", "2"),
+                ("c@", ""),
+                ("oauth_x", ""),
+                ("limit", "3"),
+            ]),
+            Some(5),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("`a` appears twice"), "{e}");
+        assert!(e.contains("`c@` is not a plain"), "{e}");
+        assert!(e.contains("`oauth_x`"), "{e}");
+        assert!(e.contains("`limit` is set by the client"), "{e}");
+        assert!(check_params(&p(&[("limit", "3")]), None).is_ok());
+        assert!(check_params(&[], Some(0)).is_err());
+    }
+
+    #[test]
+    fn query_is_rfc3986_encoded() {
+        let params = vec![("rxnorm".to_string(), "a|b c+d&e".to_string())];
+        assert_eq!(
+            with_query(
+                "http://h/records/1/medications/",
+                &params,
+                Some(10),
+                Some(20)
+            ),
+            "http://h/records/1/medications/?rxnorm=a%7Cb%20c%2Bd%26e&limit=10&offset=20"
+        );
+        assert_eq!(with_query("http://h/x/", &[], None, None), "http://h/x/");
+    }
+
+    #[test]
+    fn next_page_from_unencoded_literal() {
+        let page = br#"<?xml version="1.0" encoding="UTF-8"?>
+<rdf:RDF xmlns:api="http://smartplatforms.org/terms/api#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:nodeID="Nrs">
+    <rdf:type rdf:resource="http://smartplatforms.org/terms/api#ResponseSummary"/>
+    <api:nextPageURL>http://h:7000/records/1/medications/?rxnorm=a|b c&amp;offset=20&amp;limit=10</api:nextPageURL>
+  </rdf:Description>
+</rdf:RDF>"#;
+        assert_eq!(next_page_offset(page), Some(20));
+        let nested = br#"<?xml version="1.0"?>
+<rdf:RDF xmlns:api="http://smartplatforms.org/terms/api#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <api:ResponseSummary><api:nextPageURL>http://h/records/1/medications/?limit=5&amp;offset=5</api:nextPageURL></api:ResponseSummary>
+</rdf:RDF>"#;
+        assert_eq!(next_page_offset(nested), Some(5));
+        assert_eq!(next_page_offset(b"<rdf:RDF/>"), None);
+    }
+
+    #[test]
+    fn clock_hints() {
+        let local = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let h = clock_hint(Some(local + Duration::from_secs(900)), local);
+        assert!(
+            h.contains("900 s behind") && h.contains("likely cause"),
+            "{h}"
+        );
+        let h = clock_hint(Some(local - Duration::from_secs(12)), local);
+        assert!(
+            h.contains("12 s ahead of") && h.contains("probably not"),
+            "{h}"
+        );
+        let h = clock_hint(None, local);
+        assert!(h.contains("no Date header"), "{h}");
+    }
+
+    #[test]
+    fn segments_keep_at_sign() {
+        assert_eq!(
+            segment("my-app@apps.smartplatforms.org"),
+            "my-app@apps.smartplatforms.org"
+        );
+        assert_eq!(segment("a b/c?d#e%"), "a%20b%2Fc%3Fd%23e%25");
+    }
+}
