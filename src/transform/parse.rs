@@ -1,0 +1,294 @@
+//! Reading one record's pages of RDF/XML: a UTF-8 BOM is skipped, each page
+//! is parsed with oxrdfxml, a parse error gets the line and column of the
+//! parser's position, and a body that stops before its root element is closed
+//! (a truncated answer, which the XML reader alone would accept) is refused.
+//!
+//! The fast path parses with oxrdfxml's `lenient()` mode, which skips IRI
+//! resolution checks and language-tag validation on every occurrence; the
+//! graph then validates each *distinct* IRI, datatype and language tag once
+//! when it is first interned, so invalid terms are still refused.
+
+use super::error::TransformError;
+use oxrdf::{NamedNodeRef, Term, Triple};
+use oxrdfxml::RdfXmlParser;
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// The page without a leading UTF-8 byte-order mark.
+pub(crate) fn strip_bom(page: &[u8]) -> &[u8] {
+    page.strip_prefix(BOM).unwrap_or(page)
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub(crate) fn position(doc: &[u8], offset: usize) -> (u64, u64) {
+    let offset = offset.min(doc.len());
+    let before = &doc[..offset];
+    let line = before.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
+    // Count characters, not bytes: skip UTF-8 continuation bytes.
+    let column = before[line_start..]
+        .iter()
+        .filter(|&&b| (b & 0xC0) != 0x80)
+        .count() as u64
+        + 1;
+    (line, column)
+}
+
+fn error_at(doc: &[u8], offset: usize, page: usize, pages: usize, msg: &str) -> TransformError {
+    let (line, column) = position(doc, offset);
+    let message = if pages > 1 {
+        format!("page {} of {pages}: {msg}", page + 1)
+    } else {
+        msg.to_owned()
+    };
+    TransformError {
+        line: Some(line),
+        column: Some(column),
+        message,
+    }
+}
+
+/// Parses every page, calling `begin_page` before each and `triple` for each
+/// triple. `triple` returns an error message for a term it refuses.
+pub(crate) fn parse_pages(
+    pages: &[&[u8]],
+    base_iri: &str,
+    lenient: bool,
+    mut begin_page: impl FnMut(),
+    mut triple: impl FnMut(Triple) -> Result<(), String>,
+) -> Result<(), TransformError> {
+    let mut parser = RdfXmlParser::new();
+    if lenient {
+        parser = parser.lenient();
+    }
+    let parser = parser.with_base_iri(base_iri).map_err(|e| {
+        TransformError::new(format!(
+            "the request URL `{base_iri}` is not a valid base IRI: {e}"
+        ))
+    })?;
+    if pages.is_empty() {
+        return Err(TransformError::new(
+            "the answer has no pages (expected at least one RDF/XML document)",
+        ));
+    }
+    for (index, page) in pages.iter().enumerate() {
+        let doc = strip_bom(page);
+        begin_page();
+        let mut reader = parser.clone().for_slice(doc);
+        while let Some(result) = reader.next() {
+            let failure = match result {
+                Ok(t) => match triple(t) {
+                    Ok(()) => continue,
+                    Err(msg) => msg,
+                },
+                Err(e) => format!("not valid RDF/XML: {e}"),
+            };
+            let offset = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
+            return Err(error_at(doc, offset, index, pages.len(), &failure));
+        }
+        check_complete(doc)
+            .map_err(|(offset, msg)| error_at(doc, offset, index, pages.len(), &msg))?;
+    }
+    Ok(())
+}
+
+/// Validates a term the lenient parser let through unchecked: an absolute
+/// IRI, a datatype IRI, a language tag (BCP 47).
+pub(crate) fn validate_term(term: &Term) -> Result<(), String> {
+    match term {
+        Term::NamedNode(n) => NamedNodeRef::new(n.as_str())
+            .map(|_| ())
+            .map_err(|e| format!("invalid IRI `{}`: {e}", n.as_str())),
+        Term::Literal(l) => {
+            if let Some(lang) = l.language() {
+                oxrdf::Literal::new_language_tagged_literal("", lang)
+                    .map(|_| ())
+                    .map_err(|e| format!("invalid language tag `{lang}`: {e}"))
+            } else {
+                let dt = l.datatype();
+                if dt == oxrdf::vocab::xsd::STRING {
+                    return Ok(());
+                }
+                NamedNodeRef::new(dt.as_str())
+                    .map(|_| ())
+                    .map_err(|e| format!("invalid datatype IRI `{}`: {e}", dt.as_str()))
+            }
+        }
+        Term::BlankNode(_) => Ok(()),
+    }
+}
+
+fn skip_ws(doc: &[u8], mut i: usize) -> usize {
+    while i < doc.len() && doc[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    i
+}
+
+fn find(doc: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+    doc.get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| p + from)
+}
+
+/// Checks that the document's root element is closed: the XML reader stops
+/// silently at the end of the input, so a body cut after any `>` would
+/// otherwise parse as a smaller graph. Returns the byte offset and a message.
+pub(crate) fn check_complete(doc: &[u8]) -> Result<(), (usize, String)> {
+    // The prolog: XML declaration, processing instructions, comments, DOCTYPE.
+    let mut i = 0;
+    loop {
+        i = skip_ws(doc, i);
+        if i >= doc.len() {
+            return Err((
+                doc.len(),
+                "the body is empty: expected an RDF/XML document".into(),
+            ));
+        }
+        let rest = &doc[i..];
+        let end = if rest.starts_with(b"<?") {
+            find(doc, i, b"?>").map(|e| e + 2)
+        } else if rest.starts_with(b"<!--") {
+            find(doc, i, b"-->").map(|e| e + 3)
+        } else if rest.starts_with(b"<!") {
+            // DOCTYPE, possibly with an internal subset in brackets.
+            let mut depth = 0i32;
+            let mut quote = None;
+            let mut end = None;
+            for (k, &b) in rest.iter().enumerate() {
+                match (quote, b) {
+                    (Some(q), _) if b == q => quote = None,
+                    (Some(_), _) => {}
+                    (None, b'"' | b'\'') => quote = Some(b),
+                    (None, b'[') => depth += 1,
+                    (None, b']') => depth -= 1,
+                    (None, b'>') if depth <= 0 => {
+                        end = Some(i + k + 1);
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            end
+        } else if rest[0] == b'<' {
+            break;
+        } else {
+            return Err((
+                i,
+                "the body is not XML: text before the root element".into(),
+            ));
+        };
+        match end {
+            Some(e) => i = e,
+            None => return Err((doc.len(), "the body ends inside its XML prolog".into())),
+        }
+    }
+    // The root element's name and the end of its start tag.
+    let name_start = i + 1;
+    let mut k = name_start;
+    while k < doc.len() && !doc[k].is_ascii_whitespace() && doc[k] != b'/' && doc[k] != b'>' {
+        k += 1;
+    }
+    let name = &doc[name_start..k];
+    let mut quote = None;
+    let mut tag_end = None;
+    for (j, &b) in doc.iter().enumerate().skip(k) {
+        match (quote, b) {
+            (Some(q), _) if b == q => quote = None,
+            (Some(_), _) => {}
+            (None, b'"' | b'\'') => quote = Some(b),
+            (None, b'>') => {
+                tag_end = Some(j);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let Some(tag_end) = tag_end else {
+        return Err((
+            doc.len(),
+            "the body ends inside its root element's start tag (truncated?)".into(),
+        ));
+    };
+    if doc[tag_end - 1] == b'/' {
+        return Ok(()); // <rdf:RDF .../>: the parser checked what follows.
+    }
+    // The end: strip trailing whitespace, comments and processing instructions.
+    let mut end = doc.len();
+    loop {
+        while end > 0 && doc[end - 1].is_ascii_whitespace() {
+            end -= 1;
+        }
+        let tail = &doc[..end];
+        if tail.ends_with(b"-->") {
+            if let Some(p) = tail.windows(4).rposition(|w| w == b"<!--") {
+                end = p;
+                continue;
+            }
+        } else if tail.ends_with(b"?>") {
+            if let Some(p) = tail.windows(2).rposition(|w| w == b"<?") {
+                end = p;
+                continue;
+            }
+        }
+        break;
+    }
+    let tail = &doc[tag_end + 1..end];
+    let closed = tail.ends_with(b">")
+        && tail.windows(2).rposition(|w| w == b"</").is_some_and(|p| {
+            let inner = &tail[p + 2..tail.len() - 1];
+            let trimmed = inner
+                .iter()
+                .rposition(|b| !b.is_ascii_whitespace())
+                .map_or(&inner[..0], |q| &inner[..=q]);
+            trimmed == name
+        });
+    if closed {
+        Ok(())
+    } else {
+        Err((
+            doc.len(),
+            format!(
+                "the body ends before its root element `{}` is closed (truncated answer?)",
+                String::from_utf8_lossy(name)
+            ),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_are_one_based_and_count_characters() {
+        let doc = "ab\ncdé\nfg".as_bytes();
+        assert_eq!(position(doc, 0), (1, 1));
+        assert_eq!(position(doc, 3), (2, 1));
+        // After "cdé" (é is two bytes).
+        assert_eq!(position(doc, 7), (2, 4));
+        assert_eq!(position(doc, 1000), (3, 3));
+    }
+
+    #[test]
+    fn completeness() {
+        let ok = |s: &str| check_complete(s.as_bytes()).is_ok();
+        assert!(ok("<rdf:RDF></rdf:RDF>"));
+        assert!(ok(
+            "<?xml version=\"1.0\"?>\n<!-- c -->\n<rdf:RDF a=\"x>y\">\n</rdf:RDF >\n<!-- end -->\n"
+        ));
+        assert!(ok("<!DOCTYPE rdf:RDF [<!ENTITY a \"b>\">]>\n<rdf:RDF/>"));
+        assert!(ok("\n<rdf:RDF xmlns:rdf=\"x\"/>\n"));
+        assert!(!ok(""));
+        assert!(!ok("  \n "));
+        assert!(!ok("<rdf:RDF><rdf:Description></rdf:Description>"));
+        assert!(!ok("<rdf:RDF><rdf:Description></rdf:Description></rdf:RD"));
+        assert!(!ok("{\"error\": 1}"));
+        assert!(!ok("<?xml version=\"1.0\"?"));
+        assert!(!ok("<rdf:RDF xmlns:rdf=\"x"));
+    }
+}
