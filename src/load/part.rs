@@ -1,0 +1,452 @@
+//! One part file: [`PartWriter`] writes `part-NNNNN.<ext>.inprogress` and
+//! commits it to `part-NNNNN.<ext>` in [`PartWriter::finish`].
+//!
+//! The commit is: close the encoder (the Parquet footer, or the CSV
+//! writer's last bytes), fsync the file, rename it to its final name, fsync
+//! the directory. Only a part that went through all four steps carries a
+//! final name, so no corrupt file ever does. A [`PartWriter`] that is
+//! dropped without [`PartWriter::finish`] removes its temp file (it never
+//! finishes a file in `Drop`).
+//!
+//! The bytes are hashed (SHA-256) and counted as they are written, so
+//! [`CommittedPart`] costs no second read of the file.
+
+use super::fsutil::{self, create_file};
+use super::{Compression, Format, LoadError, WriterOptions};
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression as PqCompression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+/// The zstd level used for `Compression::Zstd` (zstd's own default).
+pub const ZSTD_LEVEL: i32 = 3;
+
+/// A part that is durably on disk under its final name: what the checkpoint
+/// and the manifest record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommittedPart {
+    /// File name inside the output directory, e.g. `part-00000.parquet`.
+    pub file: String,
+    /// Number of data rows (the CSV header is not a row).
+    pub rows: u64,
+    /// Size of the file in bytes.
+    pub bytes: u64,
+    /// SHA-256 of the file, lowercase hex.
+    pub sha256: String,
+}
+
+/// The final file name of part `index`: `part-00042.parquet`.
+///
+/// Five digits keep the names in order up to 99,999 parts; beyond that the
+/// number simply grows wider.
+pub fn part_file_name(index: u32, format: Format) -> String {
+    format!("part-{index:05}.{}", format.extension())
+}
+
+/// The index of a part file name (final or `.inprogress`), if it is one.
+pub fn parse_part_index(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix("part-")?;
+    let digits = rest.split('.').next()?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// The file under the encoder: counts and hashes the bytes, and remembers
+/// the first IO error so that it can be classified (disk full, read-only)
+/// even when the encoder wraps it into a string.
+struct HashingFile {
+    file: File,
+    hasher: Sha256,
+    bytes: u64,
+    first_error: Arc<OnceLock<io::Error>>,
+}
+
+impl Write for HashingFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self.file.write(buf) {
+            Ok(n) => {
+                self.hasher.update(&buf[..n]);
+                self.bytes += n as u64;
+                Ok(n)
+            }
+            Err(e) => {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    let _ = self.first_error.set(copy_io_error(&e));
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// `arrow_csv::Writer::write` flushes its inner writer after every batch;
+/// with one small batch per record that would be one `write(2)` per record.
+/// This wrapper turns those flushes into no-ops: [`PartWriter::finish`]
+/// flushes the buffer explicitly.
+struct NoFlush<W: Write>(W);
+
+impl<W: Write> Write for NoFlush<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.0.write_all(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Buffer between the CSV encoder and the file.
+const CSV_BUFFER: usize = 256 * 1024;
+
+enum Encoder {
+    Parquet(Box<ArrowWriter<HashingFile>>),
+    Csv(Box<arrow_csv::Writer<NoFlush<BufWriter<HashingFile>>>>),
+}
+
+fn copy_io_error(e: &io::Error) -> io::Error {
+    match e.raw_os_error() {
+        Some(code) => io::Error::from_raw_os_error(code),
+        None => io::Error::new(e.kind(), e.to_string()),
+    }
+}
+
+/// Writes one part file. See the module documentation for the commit
+/// protocol.
+pub struct PartWriter {
+    dir: PathBuf,
+    file_name: String,
+    tmp_path: PathBuf,
+    schema: SchemaRef,
+    encoder: Option<Encoder>,
+    /// Small batches waiting to be written as one (see [`WriterOptions::stage_rows`]).
+    staged: Vec<RecordBatch>,
+    staged_rows: usize,
+    stage_rows: usize,
+    rows: u64,
+    first_error: Arc<OnceLock<io::Error>>,
+    /// The temp file exists and is ours to remove (not yet renamed).
+    tmp_exists: bool,
+}
+
+impl std::fmt::Debug for PartWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PartWriter")
+            .field("path", &self.tmp_path)
+            .field("rows", &self.rows)
+            .finish_non_exhaustive()
+    }
+}
+
+fn parquet_properties(opts: &WriterOptions) -> Result<WriterProperties, String> {
+    let compression = match opts.compression {
+        Compression::Zstd => PqCompression::ZSTD(
+            ZstdLevel::try_new(ZSTD_LEVEL).map_err(|e| format!("zstd level: {e}"))?,
+        ),
+        Compression::Snappy => PqCompression::SNAPPY,
+        Compression::None => PqCompression::UNCOMPRESSED,
+    };
+    let kv: Vec<KeyValue> = opts
+        .metadata
+        .iter()
+        .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+        .collect();
+    Ok(WriterProperties::builder()
+        .set_compression(compression)
+        .set_dictionary_enabled(true)
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_max_row_group_row_count(Some(opts.row_group_rows.max(1)))
+        .set_max_row_group_bytes(Some(opts.row_group_bytes.max(1)))
+        .set_key_value_metadata((!kv.is_empty()).then_some(kv))
+        .build())
+}
+
+pub(super) fn csv_builder() -> arrow_csv::WriterBuilder {
+    arrow_csv::WriterBuilder::new()
+        .with_header(true)
+        .with_delimiter(b',')
+        .with_quote(b'"')
+        .with_double_quote(true)
+        .with_quote_style(arrow_csv::QuoteStyle::Necessary)
+        .with_line_terminator(arrow_csv::writer::Terminator::CRLF)
+        .with_null(String::new())
+        .with_date_format("%Y-%m-%d".to_owned())
+        .with_timestamp_tz_format("%Y-%m-%dT%H:%M:%S%.f%:z".to_owned())
+        .with_timestamp_format("%Y-%m-%dT%H:%M:%S%.f".to_owned())
+}
+
+impl PartWriter {
+    /// Opens `dir/part-NNNNN.<ext>.inprogress` (mode 0600) for part `index`.
+    ///
+    /// Refuses when the final name already exists (it would be overwritten
+    /// by the commit). A CSV part gets its header at once, so even an empty
+    /// part has one.
+    pub fn create(
+        dir: &Path,
+        index: u32,
+        schema: SchemaRef,
+        opts: &WriterOptions,
+    ) -> Result<PartWriter, LoadError> {
+        let file_name = part_file_name(index, opts.format);
+        let final_path = dir.join(&file_name);
+        let tmp_path = dir.join(format!("{file_name}.inprogress"));
+        match fs::symlink_metadata(&final_path) {
+            Ok(_) => return Err(LoadError::PartExists { path: final_path }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(LoadError::io("inspect", &final_path, e)),
+        }
+        let first_error = Arc::new(OnceLock::new());
+        let sink = HashingFile {
+            file: create_file(&tmp_path)?,
+            hasher: Sha256::new(),
+            bytes: 0,
+            first_error: Arc::clone(&first_error),
+        };
+        let mut writer = PartWriter {
+            dir: dir.to_path_buf(),
+            file_name,
+            tmp_path,
+            schema: Arc::clone(&schema),
+            encoder: None,
+            staged: Vec::new(),
+            staged_rows: 0,
+            stage_rows: opts.stage_rows.max(1),
+            rows: 0,
+            first_error,
+            tmp_exists: true,
+        };
+        // From here on, an error drops `writer`, which removes the temp file.
+        let encoder = match opts.format {
+            Format::Parquet => {
+                let props = parquet_properties(opts).map_err(|m| writer.encode_error(m))?;
+                let w = ArrowWriter::try_new(sink, schema, Some(props))
+                    .map_err(|e| writer.encode_error(e))?;
+                Encoder::Parquet(Box::new(w))
+            }
+            Format::Csv => {
+                let buffered = NoFlush(BufWriter::with_capacity(CSV_BUFFER, sink));
+                let mut w = csv_builder().build(buffered);
+                // Writes the header.
+                w.write(&RecordBatch::new_empty(Arc::clone(&writer.schema)))
+                    .map_err(|e| writer.encode_error(e))?;
+                Encoder::Csv(Box::new(w))
+            }
+        };
+        writer.encoder = Some(encoder);
+        Ok(writer)
+    }
+
+    /// Appends the rows of `batch` (which must have the part's schema).
+    ///
+    /// Small batches (one per record) are staged and written together once
+    /// [`WriterOptions::stage_rows`] rows are waiting; Parquet row groups
+    /// are cut by the writer when either bound (rows or bytes) is reached.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), LoadError> {
+        if batch.schema_ref().fields() != self.schema.fields() {
+            return Err(self.encode_error(format!(
+                "the batch's schema {:?} is not the part's schema {:?}",
+                batch.schema_ref().fields(),
+                self.schema.fields()
+            )));
+        }
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        self.rows += batch.num_rows() as u64;
+        if batch.num_rows() >= self.stage_rows && self.staged.is_empty() {
+            return self.encode(batch);
+        }
+        self.staged_rows += batch.num_rows();
+        self.staged.push(batch.clone());
+        if self.staged_rows >= self.stage_rows {
+            self.flush_staged()?;
+        }
+        Ok(())
+    }
+
+    /// Rows written so far (staged rows included).
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// The part's final file name, e.g. `part-00003.csv`.
+    pub fn file_name(&self) -> &str {
+        &self.file_name
+    }
+
+    /// The temp file being written (`... .inprogress`).
+    pub fn tmp_path(&self) -> &Path {
+        &self.tmp_path
+    }
+
+    /// An estimate of the bytes this part will hold: bytes already written
+    /// plus the encoded size of what is buffered. Useful for closing parts
+    /// by size.
+    pub fn estimated_bytes(&self) -> u64 {
+        let staged: usize = self.staged.iter().map(|b| b.get_array_memory_size()).sum();
+        let encoder = match &self.encoder {
+            Some(Encoder::Parquet(w)) => w.bytes_written() + w.in_progress_size(),
+            Some(Encoder::Csv(_)) | None => 0,
+        };
+        (staged + encoder) as u64
+    }
+
+    /// Commits the part: footer, fsync, rename to the final name, fsync of
+    /// the directory. On error the temp file is removed and nothing carries
+    /// the final name.
+    pub fn finish(mut self) -> Result<CommittedPart, LoadError> {
+        let committed = self.commit();
+        if committed.is_err() {
+            self.remove_tmp();
+        }
+        committed
+    }
+
+    /// Abandons the part and removes its temp file.
+    pub fn abort(mut self) {
+        self.remove_tmp();
+    }
+
+    fn commit(&mut self) -> Result<CommittedPart, LoadError> {
+        self.flush_staged()?;
+        let sink = match self.encoder.take() {
+            // Writes the footer and flushes parquet's buffer.
+            Some(Encoder::Parquet(w)) => w.into_inner().map_err(|e| self.encode_error(e))?,
+            Some(Encoder::Csv(w)) => {
+                let buffered = (*w).into_inner().0;
+                buffered
+                    .into_inner()
+                    .map_err(|e| self.io_error("write", e.into_error()))?
+            }
+            None => {
+                return Err(self.encode_error("the part was already closed"));
+            }
+        };
+        sink.file.sync_all().map_err(|e| self.io_error("sync", e))?;
+        drop(sink.file);
+        let final_path = self.dir.join(&self.file_name);
+        fs::rename(&self.tmp_path, &final_path)
+            .map_err(|e| LoadError::io("rename", &final_path, e))?;
+        self.tmp_exists = false;
+        let sha256 = sink
+            .hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let part = CommittedPart {
+            file: self.file_name.clone(),
+            rows: self.rows,
+            bytes: sink.bytes,
+            sha256,
+        };
+        // The part now has its final name; the directory fsync makes the
+        // rename durable. If that fails, the part is taken back (an error
+        // leaves no file under a final name); were the removal to fail too,
+        // the part is not in the checkpoint and a resume deletes it.
+        if let Err(e) = fsutil::sync_dir(&self.dir) {
+            let _ = fs::remove_file(&final_path);
+            return Err(e);
+        }
+        Ok(part)
+    }
+
+    fn flush_staged(&mut self) -> Result<(), LoadError> {
+        match self.staged.len() {
+            0 => Ok(()),
+            1 => {
+                let batch = self.staged.pop();
+                self.staged_rows = 0;
+                match batch {
+                    Some(b) => self.encode(&b),
+                    None => Ok(()),
+                }
+            }
+            _ => {
+                let batch = arrow_select::concat::concat_batches(&self.schema, &self.staged)
+                    .map_err(|e| self.encode_error(e))?;
+                self.staged.clear();
+                self.staged_rows = 0;
+                self.encode(&batch)
+            }
+        }
+    }
+
+    fn encode(&mut self, batch: &RecordBatch) -> Result<(), LoadError> {
+        let result = match &mut self.encoder {
+            Some(Encoder::Parquet(w)) => w.write(batch).map_err(|e| e.to_string()),
+            Some(Encoder::Csv(w)) => w.write(batch).map_err(|e| e.to_string()),
+            None => Err("the part was already closed".to_owned()),
+        };
+        result.map_err(|m| self.encode_error(m))
+    }
+
+    /// An encoder error: an IO error underneath is classified (disk full,
+    /// read-only); anything else is an encoding error.
+    fn encode_error(&self, message: impl std::fmt::Display) -> LoadError {
+        match self.first_error.get() {
+            Some(e) => LoadError::io("write", &self.tmp_path, copy_io_error(e)),
+            None => LoadError::Encode {
+                path: self.tmp_path.clone(),
+                message: message.to_string(),
+            },
+        }
+    }
+
+    fn io_error(&self, action: &'static str, e: io::Error) -> LoadError {
+        LoadError::io(action, &self.tmp_path, e)
+    }
+
+    fn remove_tmp(&mut self) {
+        self.encoder = None;
+        self.staged.clear();
+        if !std::mem::replace(&mut self.tmp_exists, false) {
+            return;
+        }
+        if let Err(e) = fs::remove_file(&self.tmp_path)
+            && e.kind() != io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %self.tmp_path.display(), error = %e, "cannot remove an abandoned part");
+        }
+    }
+}
+
+impl Drop for PartWriter {
+    /// A part that was neither finished nor aborted is abandoned: its temp
+    /// file is removed. Nothing is ever finished here.
+    fn drop(&mut self) {
+        self.remove_tmp();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn part_names() {
+        assert_eq!(part_file_name(0, Format::Parquet), "part-00000.parquet");
+        assert_eq!(part_file_name(42, Format::Csv), "part-00042.csv");
+        assert_eq!(part_file_name(123_456, Format::Csv), "part-123456.csv");
+        assert_eq!(parse_part_index("part-00042.csv"), Some(42));
+        assert_eq!(parse_part_index("part-00042.parquet.inprogress"), Some(42));
+        assert_eq!(parse_part_index("part-.csv"), None);
+        assert_eq!(parse_part_index("part-x1.csv"), None);
+        assert_eq!(parse_part_index("parts.csv"), None);
+    }
+}
