@@ -84,6 +84,9 @@ pub struct Checkpoint {
     pub records: u64,
     /// Rows in the committed parts.
     pub rows: u64,
+    /// Records with at least one row (an audit's "matched").
+    #[serde(default)]
+    pub records_with_rows: u64,
     /// Type-conversion problems per column.
     pub conversions: BTreeMap<String, ConversionStat>,
     /// When the first run started (RFC 3339).
@@ -107,6 +110,7 @@ impl Checkpoint {
             failures: Vec::new(),
             records: 0,
             rows: 0,
+            records_with_rows: 0,
             conversions: BTreeMap::new(),
             started_at: started_at.to_owned(),
             elapsed_s: 0.0,

@@ -234,7 +234,12 @@ pub struct PreviewArgs {
 #[derive(Debug, Clone, Args)]
 pub struct AuditArgs {
     /// RxNorm codes (RxCUIs), comma-separated.
-    #[arg(long, required = true, value_delimiter = ',', value_name = "CODE[,CODE...]")]
+    #[arg(
+        long,
+        required = true,
+        value_delimiter = ',',
+        value_name = "CODE[,CODE...]"
+    )]
     pub rxnorm: Vec<String>,
     /// Also require the drug name to match this regular expression
     /// (case-insensitive).

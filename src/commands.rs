@@ -2,9 +2,14 @@
 //! command line, run, print a summary, and classify the outcome into an exit
 //! code, once, here at the edge.
 
-use crate::cli::{AuditArgs, Cli, Command, OutputArgs, PreviewArgs, RunArgs, SourceArgs, ValidateArgs};
-use crate::engine::{self, MaxFailed, Outcome, RunConfig, RunReport, Shutdown, Source};
+use crate::cli::{
+    AuditArgs, Cli, Command, OutputArgs, PreviewArgs, RunArgs, SourceArgs, ValidateArgs,
+};
+use crate::engine::{
+    self, EngineError, MaxFailed, Outcome, RunConfig, RunReport, Shutdown, Source,
+};
 use crate::extract::{self, Client, ClientConfig, RetryPolicy};
+use crate::load::LoadError;
 use crate::load::{Compression, Format};
 use crate::pipeline::{self, DEFAULT_APP_ID, Overrides, Plan};
 use crate::progress;
@@ -15,7 +20,7 @@ use crate::transform::Projection;
 use futures::StreamExt;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,7 +73,7 @@ fn usage(message: impl fmt::Display, hint: impl fmt::Display) -> CliError {
 }
 
 fn aborted(e: impl fmt::Display) -> CliError {
-    let text = e.to_string();
+    let text = e.to_string().replace("\nhint:", "\n  hint:");
     if text.starts_with("error:") || text.starts_with("aborted:") {
         CliError::Aborted(text)
     } else {
@@ -221,9 +226,12 @@ fn client_config(plan: &Plan, src: &SourceArgs, c: &Container) -> ClientConfig {
 fn record_source(src: &SourceArgs) -> Result<Source, CliError> {
     match &src.records_from {
         None => Ok(Source::Cursor),
-        Some(p) => extract::read_record_ids(p)
-            .map(Source::Known)
-            .map_err(|e| usage(e, "give a file with one record id per line (`-` reads stdin)")),
+        Some(p) => extract::read_record_ids(p).map(Source::Known).map_err(|e| {
+            usage(
+                e,
+                "give a file with one record id per line (`-` reads stdin)",
+            )
+        }),
     }
 }
 
@@ -271,14 +279,19 @@ async fn execute_plan(
     src: &SourceArgs,
     out: &OutputArgs,
     quiet: bool,
-) -> Result<(RunReport, Container), CliError> {
+) -> Result<Option<(RunReport, Container)>, CliError> {
     check_concurrency(src)?;
     let max_failed = out
         .max_failed
         .as_deref()
         .map(|s| s.parse::<MaxFailed>())
         .transpose()
-        .map_err(|e| usage(format!("--max-failed {e}"), "give a count such as `10`, or a fraction such as `0.05` or `5%`"))?;
+        .map_err(|e| {
+            usage(
+                format!("--max-failed {e}"),
+                "give a count such as `10`, or a fraction such as `0.05` or `5%`",
+            )
+        })?;
     let source = record_source(src)?;
     let total = match &source {
         Source::Known(ids) => Some(ids.len() as u64),
@@ -294,11 +307,29 @@ async fn execute_plan(
     cfg.max_failed = max_failed;
     cfg.fresh = out.fresh;
     let reporter: Arc<dyn progress::Reporter> = Arc::from(progress::for_terminal(quiet, total));
-    match engine::run(cfg, reporter, signals()).await {
-        Ok(report) => Ok((report, c)),
+    let output = cfg.plan.output.clone();
+    let result = engine::run(cfg, reporter, signals()).await;
+    match result {
+        Ok(report) => Ok(Some((report, c))),
         Err(e) => {
             c.stop().await;
-            Err(aborted(e))
+            match e {
+                // A scheduler's retry of a finished export is a no-op success.
+                EngineError::Load(LoadError::AlreadyFinished { .. }) => {
+                    println!(
+                        "smartsweep: `{}` is already finished (`_SUCCESS` exists); nothing to do. Pass --fresh to export again.",
+                        output.display()
+                    );
+                    Ok(None)
+                }
+                // Found before any record was fetched: a usage problem.
+                EngineError::Load(
+                    e @ (LoadError::PipelineChanged { .. }
+                    | LoadError::ForeignDirectory { .. }
+                    | LoadError::BadCheckpoint { .. }),
+                ) => Err(CliError::Usage(aborted(e).to_string())),
+                e => Err(aborted(e)),
+            }
         }
     }
 }
@@ -324,7 +355,11 @@ fn print_summary(report: &RunReport) {
         report.output.display(),
         report.elapsed.as_secs_f64(),
         report.parts,
-        if report.resumed { "; resumed from a checkpoint" } else { "" }
+        if report.resumed {
+            "; resumed from a checkpoint"
+        } else {
+            ""
+        }
     );
     if !report.failures.is_empty() {
         println!(
@@ -339,9 +374,14 @@ fn print_summary(report: &RunReport) {
 }
 
 async fn run(a: RunArgs, quiet: bool) -> Result<u8, CliError> {
-    let plan = pipeline::load(&a.pipeline, &overrides(&a.source, Some(&a.output), a.page_size))
-        .map_err(|p| CliError::Usage(p.to_string()))?;
-    let (report, c) = execute_plan(plan, &a.source, &a.output, quiet).await?;
+    let plan = pipeline::load(
+        &a.pipeline,
+        &overrides(&a.source, Some(&a.output), a.page_size),
+    )
+    .map_err(|p| CliError::Usage(p.to_string()))?;
+    let Some((report, c)) = execute_plan(plan, &a.source, &a.output, quiet).await? else {
+        return Ok(exit::OK);
+    };
     print_summary(&report);
     c.stop().await;
     Ok(outcome_code(&report))
@@ -406,16 +446,23 @@ WHERE {{
     columns.insert("start_date".to_string(), ColumnType::Date);
     columns.insert("end_date".to_string(), ColumnType::Date);
     if let Err(e) = Projection::prepare(&sparql, &columns) {
-        return Err(aborted(format!("internal error: the audit query does not prepare: {e}")));
+        return Err(aborted(format!(
+            "internal error: the audit query does not prepare: {e}"
+        )));
     }
     let api_base = match &src.api_base {
-        Some(b) => Some(
-            pipeline::normalize_api_base(b)
-                .map_err(|m| usage(m, "give the container's API base, e.g. `https://smart.example.org`"))?,
-        ),
+        Some(b) => Some(pipeline::normalize_api_base(b).map_err(|m| {
+            usage(
+                m,
+                "give the container's API base, e.g. `https://smart.example.org`",
+            )
+        })?),
         None => None,
     };
-    let app_id = src.app_id.clone().unwrap_or_else(|| DEFAULT_APP_ID.to_string());
+    let app_id = src
+        .app_id
+        .clone()
+        .unwrap_or_else(|| DEFAULT_APP_ID.to_string());
     let consumer_key = src.consumer_key.clone().unwrap_or_else(|| app_id.clone());
     let mut filters = BTreeMap::new();
     filters.insert("rxnorm".to_string(), clean.join("|"));
@@ -442,9 +489,11 @@ WHERE {{
 async fn audit(a: AuditArgs, quiet: bool) -> Result<u8, CliError> {
     let plan = audit_plan(&a.rxnorm, a.title_match.as_deref(), &a.source, &a.output)?;
     let codes = a.rxnorm.join(", ");
-    let (report, c) = execute_plan(plan, &a.source, &a.output, quiet).await?;
+    let Some((report, c)) = execute_plan(plan, &a.source, &a.output, quiet).await? else {
+        return Ok(exit::OK);
+    };
     c.stop().await;
-    let matched = count_matched_records(&report.output).unwrap_or(0);
+    let matched = report.records_with_rows;
     print_summary(&report);
     println!(
         "audit: RxNorm {codes}: {} records scanned, {} matched ({} medication rows), {} failed",
@@ -469,19 +518,13 @@ async fn audit(a: AuditArgs, quiet: bool) -> Result<u8, CliError> {
     Ok(outcome_code(&report))
 }
 
-/// Distinct record ids in the audit's output, read back from the manifest's
-/// part list.
-fn count_matched_records(dir: &Path) -> Option<u64> {
-    crate::load::distinct_record_ids(dir).ok()
-}
-
 async fn preview(a: PreviewArgs) -> Result<u8, CliError> {
     let plan = pipeline::load(&a.pipeline, &overrides(&a.source, None, None))
         .map_err(|p| CliError::Usage(p.to_string()))?;
     check_concurrency(&a.source)?;
     let source = record_source(&a.source)?;
-    let projection = Projection::prepare(&plan.sparql, &plan.columns)
-        .map_err(|e| usage(e, "fix the query"))?;
+    let projection =
+        Projection::prepare(&plan.sparql, &plan.columns).map_err(|e| usage(e, "fix the query"))?;
     let c = container(&plan, &a.source).await?;
     let client = Client::new(client_config(&plan, &a.source, &c)).map_err(aborted)?;
     let limit = a.records as usize;
@@ -517,7 +560,10 @@ async fn preview(a: PreviewArgs) -> Result<u8, CliError> {
     let params = plan.filter_params();
     let mut batches = Vec::new();
     for t in &tokens {
-        match client.fetch(t, &plan.resource, &params, plan.page_size).await {
+        match client
+            .fetch(t, &plan.resource, &params, plan.page_size)
+            .await
+        {
             Ok(f) => {
                 let pages: Vec<&[u8]> = f.pages.iter().map(|b| b.as_ref()).collect();
                 let base = format!("{}/records/{}/{}/", c.api_base, t.record_id, plan.resource);

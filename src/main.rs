@@ -28,9 +28,8 @@ fn main() -> ExitCode {
     };
     // RUST_LOG wins when set; our own crates log at the chosen level and the
     // HTTP stack stays at warn unless asked.
-    let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| {
-        EnvFilter::new(format!("warn,smartsweep={default_level}"))
-    });
+    let filter = EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| EnvFilter::new(format!("warn,smartsweep={default_level}")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -73,12 +73,7 @@ fn usage_errors_exit_2_in_one_style() {
     assert_eq!(code, 2);
     snapshot("error_bad_rxnorm", &stderr);
 
-    let (code, _, stderr) = run(&[
-        "run",
-        "pipelines/drug_names.toml",
-        "--max-failed",
-        "lots",
-    ]);
+    let (code, _, stderr) = run(&["run", "pipelines/drug_names.toml", "--max-failed", "lots"]);
     assert_eq!(code, 2);
     snapshot("error_bad_max_failed", &stderr);
 

@@ -34,7 +34,10 @@ fn unknown_key_is_located() {
     let (code, _, err) = validate(&["tests/data/broken/unknown_key.toml"]);
     assert_eq!(code, 2);
     assert!(err.contains("unknown field `api_bsae`"), "{err}");
-    assert!(err.contains("tests/data/broken/unknown_key.toml:3:"), "{err}");
+    assert!(
+        err.contains("tests/data/broken/unknown_key.toml:3:"),
+        "{err}"
+    );
     assert!(err.contains("hint:"), "{err}");
 }
 
@@ -49,15 +52,24 @@ fn every_problem_is_reported_at_once_with_its_line_and_key() {
         (5, "source.api_base", "`ftp://example.org`"),
         (6, "source.page_size", "page size `0`"),
         (7, "source.filters.limit", "unknown filter `limit`"),
-        (7, "source.filters.rxnorm", "filter `rxnorm` has an empty value"),
+        (
+            7,
+            "source.filters.rxnorm",
+            "filter `rxnorm` has an empty value",
+        ),
         (16, "columns.title", "`text` is not a column type"),
         (20, "output.format", "unknown output format `xlsx`"),
     ] {
         let needle = format!("{f}:{line}:");
-        let found = err
-            .split("error: ")
-            .any(|block| block.contains(&needle) && block.contains(&format!("(key `{key}`)")) && block.contains(words));
-        assert!(found, "no problem `{words}` at {needle} key {key} in:\n{err}");
+        let found = err.split("error: ").any(|block| {
+            block.contains(&needle)
+                && block.contains(&format!("(key `{key}`)"))
+                && block.contains(words)
+        });
+        assert!(
+            found,
+            "no problem `{words}` at {needle} key {key} in:\n{err}"
+        );
     }
     // start_date is declared but the query has no such variable.
     assert!(err.contains("start_date"), "{err}");
@@ -83,5 +95,8 @@ fn toml_syntax_and_missing_tables_are_located() {
     assert_eq!(code, 2);
     assert!(err.contains("syntax.toml:"), "{err}");
     assert!(err.contains("missing field `output`"), "{err}");
-    assert!(err.contains("2 of 3 pipeline file(s) have problems"), "{err}");
+    assert!(
+        err.contains("2 of 3 pipeline file(s) have problems"),
+        "{err}"
+    );
 }

@@ -13,7 +13,12 @@ fn with_every_fault_on_good_rows_arrive_exactly_once_and_bad_records_are_listed(
     let tmp = tempfile::tempdir().expect("tmp");
     let clean_sb = Sandbox::start(config(300, 21));
     let clean = tmp.path().join("clean");
-    let o = run("pipelines/medications.toml", &clean_sb.api_base, &clean, &[]);
+    let o = run(
+        "pipelines/medications.toml",
+        &clean_sb.api_base,
+        &clean,
+        &[],
+    );
     assert_eq!(code(&o), 0, "{}", text(&o));
     let all_rows = rows(&clean);
     clean_sb.stop();
@@ -31,7 +36,14 @@ fn with_every_fault_on_good_rows_arrive_exactly_once_and_bad_records_are_listed(
         "pipelines/medications.toml",
         &sb.api_base,
         &out,
-        &["--max-attempts", "12", "--retry-base-ms", "1", "--part-records", "25"],
+        &[
+            "--max-attempts",
+            "12",
+            "--retry-base-ms",
+            "1",
+            "--part-records",
+            "25",
+        ],
     );
     assert_eq!(code(&o), 3, "{}", text(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
@@ -42,7 +54,10 @@ fn with_every_fault_on_good_rows_arrive_exactly_once_and_bad_records_are_listed(
     let errors = std::fs::read_to_string(out.join("_errors.csv")).expect("errors");
     assert!(errors.starts_with("record_id,stage,http_status,attempts,message"));
     for line in errors.lines().skip(1) {
-        assert!(line.contains(",transform,"), "only malformed bodies may fail: {line}");
+        assert!(
+            line.contains(",transform,"),
+            "only malformed bodies may fail: {line}"
+        );
     }
     let expected: Vec<String> = all_rows
         .iter()
@@ -52,7 +67,10 @@ fn with_every_fault_on_good_rows_arrive_exactly_once_and_bad_records_are_listed(
     assert_eq!(rows(&out), expected, "good rows differ from a clean run");
     let m = manifest(&out);
     assert_eq!(m["failed"].as_u64(), Some(failed.len() as u64));
-    assert!(m["http"]["retries"].as_u64().unwrap_or(0) > 0, "no retries recorded: {m}");
+    assert!(
+        m["http"]["retries"].as_u64().unwrap_or(0) > 0,
+        "no retries recorded: {m}"
+    );
     sb.stop();
 }
 
@@ -67,7 +85,10 @@ fn a_wrong_secret_aborts_with_exit_1_naming_the_key_and_the_container() {
         .expect("run");
     assert_eq!(code(&o), 1, "{}", text(&o));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("smart-background-app@apps.smartplatforms.org"), "{err}");
+    assert!(
+        err.contains("smart-background-app@apps.smartplatforms.org"),
+        "{err}"
+    );
     assert!(err.contains(&sb.api_base), "{err}");
     assert!(err.contains("hint"), "{err}");
     assert!(!err.contains("not-the-secret"), "the secret leaked: {err}");
@@ -104,7 +125,11 @@ fn an_unwritable_output_aborts_with_exit_1_and_a_clear_message() {
     let out = file.join("out");
     let o = run("pipelines/drug_names.toml", &sb.api_base, &out, &[]);
     assert_eq!(code(&o), 1, "{}", text(&o));
-    assert!(text(&o).contains(&out.display().to_string()), "{}", text(&o));
+    assert!(
+        text(&o).contains(&out.display().to_string()),
+        "{}",
+        text(&o)
+    );
     sb.stop();
 }
 
@@ -143,10 +168,15 @@ fn a_full_disk_aborts_cleanly_and_keeps_previous_parts_and_checkpoint() {
         &["--format", "csv", "--part-records", "50"],
     );
     assert_eq!(code(&o), 1, "{}", text(&o));
-    assert!(text(&o).to_lowercase().contains("disk full"), "{}", text(&o));
-    let cp: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("_checkpoint.json")).expect("checkpoint kept"))
-            .expect("checkpoint is valid JSON");
+    assert!(
+        text(&o).to_lowercase().contains("disk full"),
+        "{}",
+        text(&o)
+    );
+    let cp: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out.join("_checkpoint.json")).expect("checkpoint kept"),
+    )
+    .expect("checkpoint is valid JSON");
     // Every committed part is whole: its size and hash match the checkpoint.
     for p in cp["parts"].as_array().expect("parts") {
         let f = out.join(p["file"].as_str().expect("file"));

@@ -21,7 +21,11 @@ fn assert_layout_and_privacy(out: &Path) {
         assert_eq!(mode(&p), 0o600, "{} mode", p.display());
         let bytes = std::fs::read(&p).expect("read");
         let hay = String::from_utf8_lossy(&bytes);
-        assert!(!hay.contains(SECRET), "the consumer secret is in {}", p.display());
+        assert!(
+            !hay.contains(SECRET),
+            "the consumer secret is in {}",
+            p.display()
+        );
     }
     assert!(out.join("_SUCCESS").exists());
     assert!(out.join("_manifest.json").exists());
@@ -41,11 +45,21 @@ fn drug_names_runs_and_matches_the_population() {
     let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     assert_eq!(names, ["record_id", "drugname"]);
     let all = rows(&out);
-    let records: BTreeSet<&str> = all.iter().map(|r| r.split('\t').next().unwrap_or_default()).collect();
+    let records: BTreeSet<&str> = all
+        .iter()
+        .map(|r| r.split('\t').next().unwrap_or_default())
+        .collect();
     // About a third of the records have no medications.
-    assert!(records.len() > 80 && records.len() < 180, "{} records with drugs", records.len());
+    assert!(
+        records.len() > 80 && records.len() < 180,
+        "{} records with drugs",
+        records.len()
+    );
     // Rows are in cursor order: record ids ascending byte-wise.
-    let ids: Vec<&str> = all.iter().map(|r| r.split('\t').next().unwrap_or_default()).collect();
+    let ids: Vec<&str> = all
+        .iter()
+        .map(|r| r.split('\t').next().unwrap_or_default())
+        .collect();
     let mut sorted = ids.clone();
     sorted.sort();
     assert_eq!(ids, sorted);
@@ -65,7 +79,13 @@ fn drug_names_runs_and_matches_the_population() {
         .cloned()
         .unwrap_or_default();
     let keys: BTreeSet<String> = kv.iter().map(|k| k.key.clone()).collect();
-    for k in ["smartsweep.pipeline", "smartsweep.pipeline_hash", "smartsweep.run_id", "smartsweep.api_base", "smartsweep.version"] {
+    for k in [
+        "smartsweep.pipeline",
+        "smartsweep.pipeline_hash",
+        "smartsweep.run_id",
+        "smartsweep.api_base",
+        "smartsweep.version",
+    ] {
         assert!(keys.contains(k), "missing metadata {k}: {keys:?}");
     }
     sb.stop();
@@ -100,7 +120,11 @@ fn medications_have_typed_columns() {
     }
     let all = rows(&out);
     assert!(all.len() > 300, "{}", all.len());
-    assert!(all.iter().all(|r| r.split('\t').nth(1).is_some_and(|c| c.chars().all(|ch| ch.is_ascii_digit()))));
+    assert!(all.iter().all(|r| {
+        r.split('\t')
+            .nth(1)
+            .is_some_and(|c| c.chars().all(|ch| ch.is_ascii_digit()))
+    }));
     sb.stop();
 }
 
@@ -113,8 +137,20 @@ fn fulfillments_and_recall_audit_pipelines_run() {
     assert_eq!(code(&o), 0, "{}", text(&o));
     let batches = read_parquet(&parts(&out, "parquet")[0]);
     let schema = batches[0].schema();
-    assert_eq!(schema.field_with_name("dispense_date").expect("f").data_type(), &DataType::Date32);
-    assert_eq!(schema.field_with_name("days_supply").expect("f").data_type(), &DataType::Int64);
+    assert_eq!(
+        schema
+            .field_with_name("dispense_date")
+            .expect("f")
+            .data_type(),
+        &DataType::Date32
+    );
+    assert_eq!(
+        schema
+            .field_with_name("days_supply")
+            .expect("f")
+            .data_type(),
+        &DataType::Int64
+    );
     assert!(rows(&out).len() > 100);
 
     let out = tmp.path().join("recall");
@@ -144,7 +180,11 @@ fn csv_output_has_a_header_in_every_part_and_empty_nulls() {
     assert!(parts.len() >= 2, "{parts:?}");
     for p in &parts {
         let t = std::fs::read_to_string(p).expect("csv");
-        assert!(t.starts_with("record_id,rxnorm,title,start_date,end_date,instructions,"), "{}", p.display());
+        assert!(
+            t.starts_with("record_id,rxnorm,title,start_date,end_date,instructions,"),
+            "{}",
+            p.display()
+        );
     }
     sb.stop();
 }
@@ -160,13 +200,20 @@ fn audit_reports_scanned_matched_failed_and_filters_again_client_side() {
     let dir = tmp.path().join("records");
     std::fs::create_dir(&dir).expect("mkdir");
     let med_out = tmp.path().join("meds");
-    let o = run("pipelines/medications.toml", &generator.api_base, &med_out, &[]);
+    let o = run(
+        "pipelines/medications.toml",
+        &generator.api_base,
+        &med_out,
+        &[],
+    );
     assert_eq!(code(&o), 0, "{}", text(&o));
     // The most common code in the population, and who has it.
     let meds = rows(&med_out);
     let mut counts = std::collections::BTreeMap::<String, usize>::new();
     for r in &meds {
-        *counts.entry(r.split('\t').nth(1).unwrap_or_default().to_string()).or_default() += 1;
+        *counts
+            .entry(r.split('\t').nth(1).unwrap_or_default().to_string())
+            .or_default() += 1;
     }
     let (code_, _) = counts.iter().max_by_key(|(_, n)| **n).expect("codes");
     let holders: BTreeSet<String> = meds
@@ -189,7 +236,10 @@ fn audit_reports_scanned_matched_failed_and_filters_again_client_side() {
     generator.rt.block_on(async {
         for id in &ids {
             let t = client.mint(id).await.expect("mint");
-            let f = client.fetch(&t, "medications", &[], None).await.expect("fetch");
+            let f = client
+                .fetch(&t, "medications", &[], None)
+                .await
+                .expect("fetch");
             std::fs::write(dir.join(format!("{id}.rdf")), &f.pages[0]).expect("write");
         }
     });
@@ -201,7 +251,15 @@ fn audit_reports_scanned_matched_failed_and_filters_again_client_side() {
     });
     let out = tmp.path().join("audit");
     let o = bin()
-        .args(["audit", "--quiet", "--rxnorm", code_, "--api-base", &sb.api_base, "--output"])
+        .args([
+            "audit",
+            "--quiet",
+            "--rxnorm",
+            code_,
+            "--api-base",
+            &sb.api_base,
+            "--output",
+        ])
         .arg(&out)
         .output()
         .expect("audit");
@@ -218,7 +276,11 @@ fn audit_reports_scanned_matched_failed_and_filters_again_client_side() {
         .map(|r| r.split('\t').next().unwrap_or_default().to_string())
         .collect();
     assert_eq!(got, holders);
-    assert!(rows(&out).iter().all(|r| r.split('\t').nth(1) == Some(code_.as_str())));
+    assert!(
+        rows(&out)
+            .iter()
+            .all(|r| r.split('\t').nth(1) == Some(code_.as_str()))
+    );
     sb.stop();
 
     // With failing records the audit says it is incomplete and lists them.
@@ -227,7 +289,15 @@ fn audit_reports_scanned_matched_failed_and_filters_again_client_side() {
     let sb = Sandbox::start(cfg);
     let out = tmp.path().join("audit2");
     let o = bin()
-        .args(["audit", "--quiet", "--rxnorm", code_, "--api-base", &sb.api_base, "--output"])
+        .args([
+            "audit",
+            "--quiet",
+            "--rxnorm",
+            code_,
+            "--api-base",
+            &sb.api_base,
+            "--output",
+        ])
         .arg(&out)
         .output()
         .expect("audit");
@@ -235,7 +305,10 @@ fn audit_reports_scanned_matched_failed_and_filters_again_client_side() {
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("INCOMPLETE"), "{stdout}");
     for id in error_ids(&out) {
-        assert!(stdout.contains(&id), "failed record {id} not listed: {stdout}");
+        assert!(
+            stdout.contains(&id),
+            "failed record {id} not listed: {stdout}"
+        );
     }
     sb.stop();
 }
@@ -244,7 +317,14 @@ fn audit_reports_scanned_matched_failed_and_filters_again_client_side() {
 fn preview_prints_a_table_of_a_few_records() {
     let sb = Sandbox::start(config(50, 5));
     let o = bin()
-        .args(["preview", "pipelines/medications.toml", "--records", "3", "--api-base", &sb.api_base])
+        .args([
+            "preview",
+            "pipelines/medications.toml",
+            "--records",
+            "3",
+            "--api-base",
+            &sb.api_base,
+        ])
         .output()
         .expect("preview");
     assert_eq!(code(&o), 0, "{}", text(&o));
@@ -259,7 +339,14 @@ fn without_a_container_run_uses_the_embedded_sandbox_and_says_so() {
     let tmp = tempfile::tempdir().expect("tmp");
     let out = tmp.path().join("demo");
     let o = bin()
-        .args(["run", "pipelines/drug_names.toml", "--quiet", "--sandbox-records", "30", "--output"])
+        .args([
+            "run",
+            "pipelines/drug_names.toml",
+            "--quiet",
+            "--sandbox-records",
+            "30",
+            "--output",
+        ])
         .arg(&out)
         .env_remove("SMARTSWEEP_CONSUMER_SECRET")
         .output()

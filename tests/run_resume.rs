@@ -73,7 +73,11 @@ fn kill_9_at_random_moments_then_resume_gives_the_rows_of_an_uninterrupted_run()
     let o = run("pipelines/medications.toml", &sb.api_base, &clean, &args);
     assert_eq!(code(&o), 0, "{}", text(&o));
     let expected = rows(&clean);
-    assert!(expected.len() > 400, "implausibly few rows: {}", expected.len());
+    assert!(
+        expected.len() > 400,
+        "implausibly few rows: {}",
+        expected.len()
+    );
 
     let out = tmp.path().join("killed");
     let kills = kill_until_done(
@@ -81,7 +85,10 @@ fn kill_9_at_random_moments_then_resume_gives_the_rows_of_an_uninterrupted_run()
         42,
         30..400,
     );
-    assert!(kills >= 2, "only {kills} kills: the test did not interrupt anything");
+    assert!(
+        kills >= 2,
+        "only {kills} kills: the test did not interrupt anything"
+    );
     assert_eq!(rows(&out), expected, "rows differ after {kills} kills");
     no_leftovers(&out);
     let m = manifest(&out);
@@ -122,7 +129,12 @@ fn known_ids_mode_survives_kills_too_and_keeps_the_file_order() {
             seen.push(id);
         }
     }
-    let order: Vec<&str> = ids.iter().rev().map(String::as_str).filter(|i| seen.contains(i)).collect();
+    let order: Vec<&str> = ids
+        .iter()
+        .rev()
+        .map(String::as_str)
+        .filter(|i| seen.contains(i))
+        .collect();
     assert_eq!(seen, order, "rows are not in --records-from order");
 
     let out = tmp.path().join("killed");
@@ -165,8 +177,12 @@ fn sigterm_drains_commits_exits_130_and_resumes() {
     assert!(out.join("_checkpoint.json").exists());
     assert!(!out.join("_SUCCESS").exists());
     let cp: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("_checkpoint.json")).expect("cp")).expect("json");
-    assert!(cp["records"].as_u64().unwrap_or(0) > 0, "nothing committed before exit: {cp}");
+        serde_json::from_slice(&std::fs::read(out.join("_checkpoint.json")).expect("cp"))
+            .expect("json");
+    assert!(
+        cp["records"].as_u64().unwrap_or(0) > 0,
+        "nothing committed before exit: {cp}"
+    );
 
     let o = run("pipelines/drug_names.toml", &sb.api_base, &out, &args);
     assert_eq!(code(&o), 0, "{}", text(&o));
@@ -185,11 +201,15 @@ fn a_vanished_watermark_record_falls_back_to_an_earlier_committed_id() {
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path().join("records");
     std::fs::create_dir(&dir).expect("mkdir");
-    let client = smartsweep::extract::Client::new(client_config(&generator.api_base)).expect("client");
+    let client =
+        smartsweep::extract::Client::new(client_config(&generator.api_base)).expect("client");
     generator.rt.block_on(async {
         for id in &ids {
             let t = client.mint(id).await.expect("mint");
-            let f = client.fetch(&t, "medications", &[], None).await.expect("fetch");
+            let f = client
+                .fetch(&t, "medications", &[], None)
+                .await
+                .expect("fetch");
             std::fs::write(dir.join(format!("{id}.rdf")), &f.pages[0]).expect("write");
         }
     });
@@ -221,13 +241,17 @@ fn a_vanished_watermark_record_falls_back_to_an_earlier_committed_id() {
         {
             break w.to_string();
         }
-        assert!(t0.elapsed() < Duration::from_secs(60), "no checkpoint appeared");
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "no checkpoint appeared"
+        );
         std::thread::sleep(Duration::from_millis(5));
     };
     child.kill().expect("kill");
     child.wait().expect("wait");
     let cp: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("_checkpoint.json")).expect("cp")).expect("json");
+        serde_json::from_slice(&std::fs::read(out.join("_checkpoint.json")).expect("cp"))
+            .expect("json");
     let watermark_now = cp["watermark"].as_str().unwrap_or(&watermark).to_string();
 
     // The watermark record is deleted from the container.
@@ -242,7 +266,11 @@ fn a_vanished_watermark_record_falls_back_to_an_earlier_committed_id() {
         "the fallback is not logged: {}",
         text(&o)
     );
-    assert_eq!(rows(&out), expected, "rows differ after the watermark vanished");
+    assert_eq!(
+        rows(&out),
+        expected,
+        "rows differ after the watermark vanished"
+    );
     sb.stop();
 }
 
@@ -267,14 +295,20 @@ fn a_changed_pipeline_is_refused_unless_fresh_and_a_finished_output_is_left_alon
     let out = tmp.path().join("out");
     let o = run("pipelines/drug_names.toml", &sb.api_base, &out, &[]);
     assert_eq!(code(&o), 0, "{}", text(&o));
-    let before = std::fs::metadata(out.join("_SUCCESS")).expect("success").modified().expect("mtime");
+    let before = std::fs::metadata(out.join("_SUCCESS"))
+        .expect("success")
+        .modified()
+        .expect("mtime");
     let expected = rows(&out);
 
     // Finished: the same command is a no-op that says so.
     let o = run("pipelines/drug_names.toml", &sb.api_base, &out, &[]);
     assert_eq!(code(&o), 0, "{}", text(&o));
     assert!(text(&o).contains("already finished"), "{}", text(&o));
-    let after = std::fs::metadata(out.join("_SUCCESS")).expect("success").modified().expect("mtime");
+    let after = std::fs::metadata(out.join("_SUCCESS"))
+        .expect("success")
+        .modified()
+        .expect("mtime");
     assert_eq!(before, after, "a finished output was touched");
 
     // Another pipeline into the same directory: refused before any network call.
@@ -289,7 +323,12 @@ fn a_changed_pipeline_is_refused_unless_fresh_and_a_finished_output_is_left_alon
     assert_eq!(code(&o), 2, "{}", text(&o));
 
     // --fresh starts over.
-    let o = run("pipelines/medications.toml", &sb.api_base, &out, &["--fresh"]);
+    let o = run(
+        "pipelines/medications.toml",
+        &sb.api_base,
+        &out,
+        &["--fresh"],
+    );
     assert_eq!(code(&o), 0, "{}", text(&o));
     assert_ne!(rows(&out), expected);
     sb.stop();

@@ -25,7 +25,7 @@
 
 mod sink;
 
-use crate::checkpoint::Checkpoint;
+use crate::checkpoint::{Checkpoint, Mode};
 use crate::extract::{self, Client, ClientConfig, ExtractError, RecordToken};
 use crate::failure::{RecordFailure, Stage};
 use crate::load::{LoadError, OutputDir, WriterOptions};
@@ -40,10 +40,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc, watch};
-
-/// How many committed record ids the checkpoint keeps for the fallback when
-/// the watermark record has been deleted from the container.
-pub const RECENT_IDS: usize = 64;
 
 /// Where the records come from.
 #[derive(Debug, Clone)]
@@ -85,9 +81,9 @@ impl std::str::FromStr for MaxFailed {
             }
             return Ok(MaxFailed::Fraction(v));
         }
-        s.parse::<u64>()
-            .map(MaxFailed::Count)
-            .map_err(|_| format!("`{s}` is neither a count (e.g. 10) nor a fraction (e.g. 0.05 or 5%)"))
+        s.parse::<u64>().map(MaxFailed::Count).map_err(|_| {
+            format!("`{s}` is neither a count (e.g. 10) nor a fraction (e.g. 0.05 or 5%)")
+        })
     }
 }
 
@@ -176,6 +172,8 @@ pub struct RunReport {
     pub rows: u64,
     /// Every failed record.
     pub failures: Vec<RecordFailure>,
+    /// Records with at least one row.
+    pub records_with_rows: u64,
     /// Parts committed.
     pub parts: usize,
     /// Wall time of this invocation.
@@ -319,14 +317,14 @@ pub async fn run(
     }
 
     let mode = match cfg.source {
-        Source::Cursor => "cursor",
-        Source::Known(_) => "known_ids",
+        Source::Cursor => Mode::Cursor,
+        Source::Known(_) => Mode::KnownIds,
     };
     let checkpoint = match resumed {
         Some(cp) => {
             if cp.mode != mode {
                 return Err(EngineError::Internal(format!(
-                    "the checkpoint in `{}` was made in {} mode; this run is in {mode} mode. hint: re-run as before, or pass --fresh",
+                    "the checkpoint in `{}` was made in {:?} mode; this run is in {mode:?} mode. hint: re-run as before, or pass --fresh",
                     plan.output.display(),
                     cp.mode
                 )));
@@ -340,7 +338,7 @@ pub async fn run(
             );
             cp
         }
-        None => Checkpoint::new(&hash, &new_run_id(), mode),
+        None => Checkpoint::new(&hash, &new_run_id(), mode, &chrono::Utc::now().to_rfc3339()),
     };
     let was_resumed = checkpoint.records > 0 || !checkpoint.parts.is_empty();
 
@@ -349,7 +347,9 @@ pub async fn run(
         Source::Cursor => previous_total,
     };
     let counters = Arc::new(Counters::default());
-    counters.records.store(checkpoint.records, Ordering::Relaxed);
+    counters
+        .records
+        .store(checkpoint.records, Ordering::Relaxed);
     counters.rows.store(checkpoint.rows, Ordering::Relaxed);
     counters
         .failed
@@ -387,11 +387,10 @@ pub async fn run(
     let resource = plan.resource.clone();
     let params = plan.filter_params();
     let page_size = plan.page_size;
-    let work = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|w| (w, rx))
-    });
-    let mut results = Box::pin(work
-        .map(|w: Work| {
+    let work =
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|w| (w, rx)) });
+    let mut results = Box::pin(
+        work.map(|w: Work| {
             let client = client.clone();
             let projection = projection.clone();
             let fetch_permits = fetch_permits.clone();
@@ -453,7 +452,8 @@ pub async fn run(
                 }
             }
         })
-        .buffered(cfg.window.max(1)));
+        .buffered(cfg.window.max(1)),
+    );
 
     // Progress ticker.
     let ticker = {
@@ -488,6 +488,7 @@ pub async fn run(
                 env!("CARGO_PKG_VERSION").to_string(),
             ),
         ],
+        ..WriterOptions::default()
     };
     let mut sink = Sink::new(
         out,
@@ -576,10 +577,16 @@ pub async fn run(
         }
         Err(e) => {
             sink.write_errors()?;
-            return Err(EngineError::Internal(format!("the record producer crashed: {e}")));
+            return Err(EngineError::Internal(format!(
+                "the record producer crashed: {e}"
+            )));
         }
     }
-    if interrupted || cfg.limit.is_some_and(|l| sink.records() < l && shutdown.is_set()) {
+    if interrupted
+        || cfg
+            .limit
+            .is_some_and(|l| sink.records() < l && shutdown.is_set())
+    {
         sink.write_errors()?;
         return Ok(sink.report(Outcome::Interrupted, started.elapsed(), was_resumed));
     }
@@ -750,7 +757,16 @@ async fn produce_known(
                 message: format!("could not get a token for the record: {e}"),
             }),
         };
-        if !send(&tx, &mut stop, Work { record_id: id, token }).await {
+        if !send(
+            &tx,
+            &mut stop,
+            Work {
+                record_id: id,
+                token,
+            },
+        )
+        .await
+        {
             return Ok(());
         }
         sent += 1;

@@ -6,11 +6,11 @@
 //! watermark, all of whose rows are in committed parts. Records after it are
 //! in memory or in the `.inprogress` file only, and a resume redoes them.
 
-use super::{Done, Outcome, RECENT_IDS, RunConfig, RunReport, StageTimes};
-use crate::checkpoint::{Checkpoint, ConversionStat};
+use super::{Done, Outcome, RunConfig, RunReport, StageTimes};
+use crate::checkpoint::{CONVERSION_EXAMPLES as EXAMPLES, Checkpoint, ConversionStat, RECENT_IDS};
 use crate::extract::ClientStats;
 use crate::failure::RecordFailure;
-use crate::load::{LoadError, OutputDir, PartWriter, WriterOptions};
+use crate::load::{LoadError, OutputDir, PartWriter, WriterOptions, empty_part_if_none};
 use crate::progress::Counters;
 use arrow_schema::SchemaRef;
 use std::collections::BTreeMap;
@@ -18,9 +18,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-
-/// How many example values a conversion count keeps.
-const EXAMPLES: usize = 5;
 
 pub(crate) struct Sink {
     out: OutputDir,
@@ -33,6 +30,7 @@ pub(crate) struct Sink {
     /// Records taken since the last commit, in order.
     pending_ids: Vec<String>,
     pending_rows: u64,
+    pending_with_rows: u64,
     pending_failures: Vec<RecordFailure>,
     pending_conversions: BTreeMap<String, ConversionStat>,
 }
@@ -56,6 +54,7 @@ impl Sink {
             part: None,
             pending_ids: Vec::new(),
             pending_rows: 0,
+            pending_with_rows: 0,
             pending_failures: Vec::new(),
             pending_conversions: BTreeMap::new(),
         }
@@ -99,6 +98,7 @@ impl Sink {
                     }
                 }
                 self.pending_rows += n;
+                self.pending_with_rows += u64::from(n > 0);
                 self.counters.rows.fetch_add(n, Ordering::Relaxed);
             }
             Err(failure) => {
@@ -117,7 +117,7 @@ impl Sink {
     }
 
     fn next_part_index(&self) -> u32 {
-        self.cp.parts.len() as u32
+        self.cp.next_part_index()
     }
 
     /// Close the open part (footer, fsync, rename) and then move the
@@ -136,6 +136,7 @@ impl Sink {
         cp.records += self.pending_ids.len() as u64;
         cp.position += self.pending_ids.len() as u64;
         cp.rows += self.pending_rows;
+        cp.records_with_rows += self.pending_with_rows;
         cp.failures.extend(self.pending_failures.iter().cloned());
         for (col, stat) in &self.pending_conversions {
             let entry = cp.conversions.entry(col.clone()).or_default();
@@ -147,13 +148,21 @@ impl Sink {
             }
         }
         cp.watermark = self.pending_ids.last().cloned();
-        cp.recent_ids.extend(self.pending_ids.iter().rev().take(RECENT_IDS).rev().cloned());
+        cp.recent_ids.extend(
+            self.pending_ids
+                .iter()
+                .rev()
+                .take(RECENT_IDS)
+                .rev()
+                .cloned(),
+        );
         let excess = cp.recent_ids.len().saturating_sub(RECENT_IDS);
         cp.recent_ids.drain(..excess);
         self.out.store_checkpoint(&cp)?;
         self.cp = cp;
         self.pending_ids.clear();
         self.pending_rows = 0;
+        self.pending_with_rows = 0;
         self.pending_failures.clear();
         self.pending_conversions.clear();
         StageTimes::add(&self.times.write_ns, t0);
@@ -179,6 +188,7 @@ impl Sink {
             output: self.out.path().to_path_buf(),
             records: self.cp.records,
             rows: self.cp.rows,
+            records_with_rows: self.cp.records_with_rows,
             failures: self.cp.failures.clone(),
             parts: self.cp.parts.len(),
             elapsed,
@@ -198,15 +208,8 @@ impl Sink {
         resumed: bool,
     ) -> Result<RunReport, LoadError> {
         self.commit()?;
-        if self.cp.parts.is_empty() {
-            let part = PartWriter::create(
-                self.out.path(),
-                0,
-                self.schema.clone(),
-                &self.opts,
-            )?;
-            self.cp.parts.push(part.finish()?);
-            self.out.store_checkpoint(&self.cp)?;
+        if empty_part_if_none(&self.out, &mut self.cp, self.schema.clone(), &self.opts)? {
+            self.counters.parts.fetch_add(1, Ordering::Relaxed);
         }
         self.write_errors()?;
         let outcome = if self.cp.failures.is_empty() {

@@ -11,7 +11,7 @@ mod model;
 mod validate;
 
 pub use model::{OutputSpec, PipelineFile, QuerySpec, SourceSpec};
-pub use validate::{Problem, Problems, load, load_str};
+pub use validate::{Problem, Problems, load, load_str, normalize_api_base};
 
 use crate::load::{Compression, Format};
 use crate::schema::ColumnType;

@@ -337,10 +337,7 @@ pub fn load_str(path: &Path, text: &str, overrides: &Overrides) -> Result<Plan, 
         c.push(
             Some(s.span()),
             "output.compression",
-            format!(
-                "compression `{}` applies to Parquet, not CSV",
-                s.get_ref()
-            ),
+            format!("compression `{}` applies to Parquet, not CSV", s.get_ref()),
             "remove the key, or use `format = \"parquet\"`",
         );
     }
@@ -386,13 +383,17 @@ pub fn normalize_api_base(raw: &str) -> Result<String, String> {
     let url = reqwest::Url::parse(raw.trim())
         .map_err(|e| format!("API base `{raw}` is not a URL: {e}"))?;
     if url.scheme() != "http" && url.scheme() != "https" {
-        return Err(format!("API base `{raw}` must start with http:// or https://"));
+        return Err(format!(
+            "API base `{raw}` must start with http:// or https://"
+        ));
     }
     if url.host_str().is_none() {
         return Err(format!("API base `{raw}` has no host"));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(format!("API base `{raw}` must not have a query or fragment"));
+        return Err(format!(
+            "API base `{raw}` must not have a query or fragment"
+        ));
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err("an API base must not carry credentials in the URL".into());
