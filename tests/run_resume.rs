@@ -317,10 +317,23 @@ fn a_changed_pipeline_is_refused_unless_fresh_and_a_finished_output_is_left_alon
     assert!(text(&o).contains("--fresh"), "{}", text(&o));
     assert_eq!(rows(&out), expected, "a refused run changed the output");
 
-    // Unfinished and changed: also refused.
-    std::fs::remove_file(out.join("_SUCCESS")).expect("rm");
-    let o = run("pipelines/medications.toml", &sb.api_base, &out, &[]);
-    assert_eq!(code(&o), 2, "{}", text(&o));
+    // Unfinished (killed after a commit) and changed: also refused.
+    let partial = tmp.path().join("partial");
+    let mut child = run_cmd("pipelines/drug_names.toml", &sb.api_base, &partial, &["--part-records", "1", "--concurrency", "1"])
+        .spawn()
+        .expect("spawn");
+    let t0 = Instant::now();
+    while !partial.join("_checkpoint.json").exists() {
+        assert!(t0.elapsed() < Duration::from_secs(60), "no checkpoint");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().expect("kill");
+    child.wait().expect("wait");
+    if !partial.join("_SUCCESS").exists() {
+        let o = run("pipelines/medications.toml", &sb.api_base, &partial, &[]);
+        assert_eq!(code(&o), 2, "{}", text(&o));
+        assert!(text(&o).contains("pipeline changed"), "{}", text(&o));
+    }
 
     // --fresh starts over.
     let o = run(
