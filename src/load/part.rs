@@ -13,8 +13,8 @@
 
 use super::fsutil::{self, create_file};
 use super::{Compression, Format, LoadError, WriterOptions};
-use arrow_array::RecordBatch;
-use arrow_schema::SchemaRef;
+use arrow_array::{Array, RecordBatch, make_array};
+use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression as PqCompression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
@@ -116,7 +116,22 @@ const CSV_BUFFER: usize = 256 * 1024;
 
 enum Encoder {
     Parquet(Box<ArrowWriter<HashingFile>>),
-    Csv(Box<arrow_csv::Writer<NoFlush<BufWriter<HashingFile>>>>),
+    Csv(Box<CsvEncoder>),
+}
+
+struct CsvEncoder {
+    writer: arrow_csv::Writer<NoFlush<BufWriter<HashingFile>>>,
+    /// The schema batches are relabelled to before encoding, if it differs.
+    schema: Option<SchemaRef>,
+}
+
+impl CsvEncoder {
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), ArrowError> {
+        match &self.schema {
+            Some(schema) => self.writer.write(&relabel(batch, schema)?),
+            None => self.writer.write(batch),
+        }
+    }
 }
 
 fn copy_io_error(e: &io::Error) -> io::Error {
@@ -186,8 +201,56 @@ pub(super) fn csv_builder() -> arrow_csv::WriterBuilder {
         .with_line_terminator(arrow_csv::writer::Terminator::CRLF)
         .with_null(String::new())
         .with_date_format("%Y-%m-%d".to_owned())
-        .with_timestamp_tz_format("%Y-%m-%dT%H:%M:%S%.f%:z".to_owned())
+        // Every tz-aware column reaches the CSV encoder as UTC (see
+        // `utc_for_csv`), so the literal `Z` is right.
+        .with_timestamp_tz_format("%Y-%m-%dT%H:%M:%S%.fZ".to_owned())
         .with_timestamp_format("%Y-%m-%dT%H:%M:%S%.f".to_owned())
+}
+
+/// The CSV encoder formats a timestamp with a named time zone only with
+/// arrow's `chrono-tz` feature (not enabled). Arrow stores tz-aware
+/// timestamps as UTC instants whatever the zone, so relabelling the column
+/// `+00:00` changes no value and lets it print as RFC 3339 with `Z`.
+fn utc_for_csv(schema: &SchemaRef) -> Option<SchemaRef> {
+    let mut changed = false;
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Timestamp(unit, Some(tz)) if tz.as_ref() != UTC_OFFSET => {
+                changed = true;
+                f.as_ref()
+                    .clone()
+                    .with_data_type(DataType::Timestamp(*unit, Some(UTC_OFFSET.into())))
+            }
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    changed.then(|| Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone())))
+}
+
+const UTC_OFFSET: &str = "+00:00";
+
+/// Relabels `batch` to `schema` (same layout, only time zones differ).
+fn relabel(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, ArrowError> {
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(col, field)| {
+            if col.data_type() == field.data_type() {
+                Ok(Arc::clone(col))
+            } else {
+                let data = col
+                    .to_data()
+                    .into_builder()
+                    .data_type(field.data_type().clone())
+                    .build()?;
+                Ok(make_array(data))
+            }
+        })
+        .collect::<Result<Vec<_>, ArrowError>>()?;
+    RecordBatch::try_new(Arc::clone(schema), columns)
 }
 
 impl PartWriter {
@@ -241,10 +304,12 @@ impl PartWriter {
             Format::Csv => {
                 let buffered = NoFlush(BufWriter::with_capacity(CSV_BUFFER, sink));
                 let mut w = csv_builder().build(buffered);
+                let csv_schema = utc_for_csv(&writer.schema);
+                let header_schema = csv_schema.clone().unwrap_or_else(|| Arc::clone(&writer.schema));
                 // Writes the header.
-                w.write(&RecordBatch::new_empty(Arc::clone(&writer.schema)))
+                w.write(&RecordBatch::new_empty(header_schema))
                     .map_err(|e| writer.encode_error(e))?;
-                Encoder::Csv(Box::new(w))
+                Encoder::Csv(Box::new(CsvEncoder { writer: w, schema: csv_schema }))
             }
         };
         writer.encoder = Some(encoder);
@@ -328,7 +393,7 @@ impl PartWriter {
             // Writes the footer and flushes parquet's buffer.
             Some(Encoder::Parquet(w)) => w.into_inner().map_err(|e| self.encode_error(e))?,
             Some(Encoder::Csv(w)) => {
-                let buffered = (*w).into_inner().0;
+                let buffered = w.writer.into_inner().0;
                 buffered
                     .into_inner()
                     .map_err(|e| self.io_error("write", e.into_error()))?
