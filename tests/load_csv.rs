@@ -55,18 +55,26 @@ fn tricky_batch(id: &str) -> RecordBatch {
             Arc::new(StringArray::from_iter_values((0..n).map(|_| id))),
             Arc::new(StringArray::from_iter(TRICKY)),
             // 2024-02-29, then nulls.
-            Arc::new(Date32Array::from_iter((0..n).map(|i| (i == 0).then_some(19782)))),
+            Arc::new(Date32Array::from_iter(
+                (0..n).map(|i| (i == 0).then_some(19782)),
+            )),
             Arc::new(
                 TimestampMicrosecondArray::from_iter((0..n).map(|i| match i {
-                    0 => Some(1_709_164_800_000_000),        // 2024-02-29T00:00:00Z
-                    1 => Some(1_709_164_800_123_456),        // with microseconds
+                    0 => Some(1_709_164_800_000_000), // 2024-02-29T00:00:00Z
+                    1 => Some(1_709_164_800_123_456), // with microseconds
                     _ => None,
                 }))
                 .with_timezone("UTC"),
             ),
-            Arc::new(Int64Array::from_iter((0..n).map(|i| (i < 2).then_some(-(i as i64) * 7)))),
-            Arc::new(Float64Array::from_iter((0..n).map(|i| (i == 0).then_some(1.5)))),
-            Arc::new(BooleanArray::from_iter((0..n).map(|i| (i < 2).then_some(i == 0)))),
+            Arc::new(Int64Array::from_iter(
+                (0..n).map(|i| (i < 2).then_some(-(i as i64) * 7)),
+            )),
+            Arc::new(Float64Array::from_iter(
+                (0..n).map(|i| (i == 0).then_some(1.5)),
+            )),
+            Arc::new(BooleanArray::from_iter(
+                (0..n).map(|i| (i < 2).then_some(i == 0)),
+            )),
         ],
     )
     .unwrap()
@@ -83,7 +91,10 @@ fn exact_bytes_rfc4180() {
     assert_eq!(part.file, "part-00000.csv");
     assert_eq!(part.rows, TRICKY.len() as u64);
     let path = dir.path().join("part-00000.csv");
-    assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     let text = fs::read_to_string(&path).unwrap();
     let want = [
         HEADER,
@@ -166,5 +177,8 @@ fn every_part_has_a_header_even_an_empty_one() {
     let (out, _) = OutputDir::open(&out_dir, "h", false).unwrap();
     let mut cp = Checkpoint::new("h", "r", Mode::KnownIds, "t");
     assert!(empty_part_if_none(&out, &mut cp, schema(), &opts()).unwrap());
-    assert_eq!(fs::read_to_string(out_dir.join("part-00000.csv")).unwrap(), HEADER);
+    assert_eq!(
+        fs::read_to_string(out_dir.join("part-00000.csv")).unwrap(),
+        HEADER
+    );
 }

@@ -29,7 +29,9 @@ fn batch(id: &str, rows: usize) -> RecordBatch {
         schema(),
         vec![
             Arc::new(StringArray::from_iter_values((0..rows).map(|_| id))),
-            Arc::new(StringArray::from_iter_values((0..rows).map(|i| format!("drug {i}")))),
+            Arc::new(StringArray::from_iter_values(
+                (0..rows).map(|i| format!("drug {i}")),
+            )),
         ],
     )
     .unwrap()
@@ -145,7 +147,10 @@ fn without_a_checkpoint_nothing_is_committed() {
     let dir = tmp.path();
     let (out, _) = OutputDir::open(dir, HASH, false).unwrap();
     // Killed after the first part was renamed, before the first checkpoint.
-    out.create_part(0, schema(), &opts()).unwrap().finish().unwrap();
+    out.create_part(0, schema(), &opts())
+        .unwrap()
+        .finish()
+        .unwrap();
     fs::write(dir.join("part-00001.parquet.inprogress"), b"x").unwrap();
     let (_, cp) = OutputDir::open(dir, HASH, false).unwrap();
     assert!(cp.is_none());
@@ -160,10 +165,16 @@ fn a_finished_output_is_refused_unless_fresh() {
     let mut cp = new_checkpoint();
     commit_part(&out, &mut cp, 0, &["r1"]);
     out.write_errors_csv(&[failure("r2", "boom")]).unwrap();
-    out.finish(&serde_json::json!({"records": 2, "parts": cp.parts})).unwrap();
+    out.finish(&serde_json::json!({"records": 2, "parts": cp.parts}))
+        .unwrap();
     assert_eq!(
         names(dir),
-        [SUCCESS_FILE, ERRORS_FILE, MANIFEST_FILE, "part-00000.parquet"]
+        [
+            SUCCESS_FILE,
+            ERRORS_FILE,
+            MANIFEST_FILE,
+            "part-00000.parquet"
+        ]
     );
     assert_eq!(fs::read(dir.join(SUCCESS_FILE)).unwrap(), b"");
     assert_eq!(mode(&dir.join(SUCCESS_FILE)), 0o600);
@@ -197,14 +208,19 @@ fn a_changed_pipeline_is_refused_unless_fresh() {
     commit_part(&out, &mut cp, 0, &["r1"]);
     let err = OutputDir::open(dir, "changed-hash", false).unwrap_err();
     match &err {
-        LoadError::PipelineChanged { expected, found, .. } => {
+        LoadError::PipelineChanged {
+            expected, found, ..
+        } => {
             assert_eq!(expected, "changed-hash");
             assert_eq!(found, HASH);
         }
         other => panic!("{other:?}"),
     }
     let msg = err.to_string();
-    assert!(msg.contains("changed-hash") && msg.contains(HASH) && msg.contains("--fresh"), "{msg}");
+    assert!(
+        msg.contains("changed-hash") && msg.contains(HASH) && msg.contains("--fresh"),
+        "{msg}"
+    );
     assert_eq!(names(dir), [CHECKPOINT_FILE, "part-00000.parquet"]);
 
     let (_, cp) = OutputDir::open(dir, "changed-hash", true).unwrap();
@@ -250,7 +266,10 @@ fn a_corrupt_or_newer_checkpoint_is_an_error_naming_it() {
     fs::write(&path, b"{ this is not json").unwrap();
     let err = OutputDir::open(dir, HASH, false).unwrap_err();
     assert!(matches!(err, LoadError::BadCheckpoint { .. }), "{err:?}");
-    assert!(err.to_string().contains(&path.display().to_string()), "{err}");
+    assert!(
+        err.to_string().contains(&path.display().to_string()),
+        "{err}"
+    );
 
     let mut v = serde_json::to_value(&cp).unwrap();
     v["version"] = serde_json::json!(VERSION + 1);
@@ -350,7 +369,10 @@ fn csv_parts_follow_the_same_protocol() {
     w.write(&batch("r1", 2)).unwrap();
     cp.parts.push(w.finish().unwrap());
     out.store_checkpoint(&cp).unwrap();
-    out.create_part(1, schema(), &csv).unwrap().finish().unwrap();
+    out.create_part(1, schema(), &csv)
+        .unwrap()
+        .finish()
+        .unwrap();
     let (_, resumed) = OutputDir::open(dir, HASH, false).unwrap();
     assert_eq!(resumed.unwrap().parts, cp.parts);
     assert_eq!(names(dir), [CHECKPOINT_FILE, "part-00000.csv"]);

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use arrow_array::{
-    Array, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+    BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
     TimestampMicrosecondArray,
 };
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -35,7 +35,13 @@ fn schema() -> SchemaRef {
     ]))
 }
 
-const DRUGS: [&str; 5] = ["Lisinopril", "Amoxicillin", "Metformin", "Atorvastatin", "Zoloft"];
+const DRUGS: [&str; 5] = [
+    "Lisinopril",
+    "Amoxicillin",
+    "Metformin",
+    "Atorvastatin",
+    "Zoloft",
+];
 
 /// The rows of record `r`: `r % 26` rows (0 to 25), some nulls.
 fn record_batch(r: usize) -> RecordBatch {
@@ -45,21 +51,30 @@ fn record_batch(r: usize) -> RecordBatch {
     RecordBatch::try_new(
         schema(),
         vec![
-            Arc::new(StringArray::from_iter_values(rows.clone().map(|_| id.as_str()))),
-            Arc::new(StringArray::from_iter(rows.clone().map(|i| {
-                (i % 7 != 3).then(|| DRUGS[(r + i) % DRUGS.len()])
-            }))),
+            Arc::new(StringArray::from_iter_values(
+                rows.clone().map(|_| id.as_str()),
+            )),
+            Arc::new(StringArray::from_iter(
+                rows.clone()
+                    .map(|i| (i % 7 != 3).then(|| DRUGS[(r + i) % DRUGS.len()])),
+            )),
             Arc::new(Date32Array::from_iter(
-                rows.clone().map(|i| (i % 5 != 0).then_some((r * 31 + i) as i32 % 20_000)),
+                rows.clone()
+                    .map(|i| (i % 5 != 0).then_some((r * 31 + i) as i32 % 20_000)),
             )),
             Arc::new(
                 TimestampMicrosecondArray::from_iter(
-                    rows.clone().map(|i| Some(1_700_000_000_000_000 + (r * 1000 + i) as i64)),
+                    rows.clone()
+                        .map(|i| Some(1_700_000_000_000_000 + (r * 1000 + i) as i64)),
                 )
                 .with_timezone("UTC"),
             ),
-            Arc::new(Int64Array::from_iter(rows.clone().map(|i| Some((r * i) as i64)))),
-            Arc::new(Float64Array::from_iter(rows.clone().map(|i| (i % 2 == 0).then_some(i as f64 / 3.0)))),
+            Arc::new(Int64Array::from_iter(
+                rows.clone().map(|i| Some((r * i) as i64)),
+            )),
+            Arc::new(Float64Array::from_iter(
+                rows.clone().map(|i| (i % 2 == 0).then_some(i as f64 / 3.0)),
+            )),
             Arc::new(BooleanArray::from_iter(rows.map(|i| Some(i % 3 == 0)))),
         ],
     )
@@ -83,11 +98,21 @@ fn options(compression: Compression) -> WriterOptions {
     }
 }
 
-fn read_all(path: &Path) -> (SchemaRef, Vec<RecordBatch>, Arc<parquet::file::metadata::ParquetMetaData>) {
+fn read_all(
+    path: &Path,
+) -> (
+    SchemaRef,
+    Vec<RecordBatch>,
+    Arc<parquet::file::metadata::ParquetMetaData>,
+) {
     let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap()).unwrap();
     let schema = builder.schema().clone();
     let meta = builder.metadata().clone();
-    let batches = builder.build().unwrap().collect::<Result<Vec<_>, _>>().unwrap();
+    let batches = builder
+        .build()
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
     (schema, batches, meta)
 }
 
@@ -122,7 +147,10 @@ fn round_trip_of_per_record_batches() {
     // While writing: only the temp name exists, owner-only.
     assert!(tmp.exists());
     assert!(!fin.exists());
-    assert_eq!(fs::metadata(&tmp).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        fs::metadata(&tmp).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
 
     let part = w.finish().unwrap();
     assert!(!tmp.exists(), "the temp file is renamed");
@@ -130,10 +158,17 @@ fn round_trip_of_per_record_batches() {
     assert_eq!(part.rows, want.num_rows() as u64);
     assert_eq!(part.bytes, fs::metadata(&fin).unwrap().len());
     assert_eq!(part.sha256, sha256_hex(&fin));
-    assert_eq!(fs::metadata(&fin).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        fs::metadata(&fin).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
 
     let (read_schema, batches, meta) = read_all(&fin);
-    assert_eq!(read_schema.fields(), schema().fields(), "the Arrow schema is embedded");
+    assert_eq!(
+        read_schema.fields(),
+        schema().fields(),
+        "the Arrow schema is embedded"
+    );
     assert_eq!(concat(&batches), want);
 
     let kv = meta.file_metadata().key_value_metadata().unwrap();
@@ -158,13 +193,22 @@ fn round_trip_of_per_record_batches() {
     for g in groups {
         assert!(g.num_rows() <= 1000, "row group of {} rows", g.num_rows());
         for c in g.columns() {
-            assert!(matches!(c.compression(), PqCompression::ZSTD(_)), "{:?}", c.compression());
-            assert!(c.statistics().is_some(), "no statistics for {}", c.column_path());
+            assert!(
+                matches!(c.compression(), PqCompression::ZSTD(_)),
+                "{:?}",
+                c.compression()
+            );
+            assert!(
+                c.statistics().is_some(),
+                "no statistics for {}",
+                c.column_path()
+            );
         }
         for col in [0, 1] {
             let enc: Vec<Encoding> = g.column(col).encodings().collect();
             assert!(
-                enc.contains(&Encoding::RLE_DICTIONARY) || enc.contains(&Encoding::PLAIN_DICTIONARY),
+                enc.contains(&Encoding::RLE_DICTIONARY)
+                    || enc.contains(&Encoding::PLAIN_DICTIONARY),
                 "column {col} not dictionary encoded: {enc:?}"
             );
         }
@@ -184,9 +228,11 @@ fn row_groups_are_bounded_by_bytes() {
     // 20,000 distinct 40-byte strings: about 800 KB of values.
     for chunk in 0..20 {
         let values = (0..1000).map(|i| format!("{:040}", chunk * 1000 + i));
-        let batch =
-            RecordBatch::try_new(schema.clone(), vec![Arc::new(StringArray::from_iter_values(values))])
-                .unwrap();
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(StringArray::from_iter_values(values))],
+        )
+        .unwrap();
         w.write(&batch).unwrap();
     }
     let part = w.finish().unwrap();
@@ -231,7 +277,10 @@ fn an_empty_run_still_leaves_one_readable_part() {
     let mut cp = Checkpoint::new("h1", "run", Mode::Cursor, "2026-01-01T00:00:00Z");
     let opts = options(Compression::Zstd);
     assert!(empty_part_if_none(&out, &mut cp, schema(), &opts).unwrap());
-    assert!(!empty_part_if_none(&out, &mut cp, schema(), &opts).unwrap(), "only once");
+    assert!(
+        !empty_part_if_none(&out, &mut cp, schema(), &opts).unwrap(),
+        "only once"
+    );
     assert_eq!(cp.parts.len(), 1);
     assert_eq!(cp.parts[0].rows, 0);
     let (read_schema, batches, meta) = read_all(&out_path.join("part-00000.parquet"));
@@ -253,7 +302,11 @@ fn abort_and_drop_remove_the_temp_file() {
     let mut w = PartWriter::create(dir.path(), 1, schema(), &opts).unwrap();
     w.write(&record_batch(20)).unwrap();
     drop(w);
-    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0, "nothing left behind");
+    assert_eq!(
+        fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "nothing left behind"
+    );
 }
 
 #[test]
@@ -265,7 +318,10 @@ fn a_batch_with_another_schema_is_refused() {
         RecordBatch::try_new(other, vec![Arc::new(StringArray::from_iter_values(["a"]))]).unwrap();
     let err = w.write(&batch).unwrap_err();
     assert!(matches!(err, LoadError::Encode { .. }), "{err:?}");
-    assert!(err.to_string().contains("part-00000.parquet.inprogress"), "{err}");
+    assert!(
+        err.to_string().contains("part-00000.parquet.inprogress"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -274,7 +330,10 @@ fn an_existing_final_name_is_never_overwritten() {
     fs::write(dir.path().join("part-00007.parquet"), b"committed").unwrap();
     let err = PartWriter::create(dir.path(), 7, schema(), &options(Compression::Zstd)).unwrap_err();
     assert!(matches!(err, LoadError::PartExists { .. }), "{err:?}");
-    assert_eq!(fs::read(dir.path().join("part-00007.parquet")).unwrap(), b"committed");
+    assert_eq!(
+        fs::read(dir.path().join("part-00007.parquet")).unwrap(),
+        b"committed"
+    );
     assert!(!dir.path().join("part-00007.parquet.inprogress").exists());
 }
 

@@ -305,11 +305,16 @@ impl PartWriter {
                 let buffered = NoFlush(BufWriter::with_capacity(CSV_BUFFER, sink));
                 let mut w = csv_builder().build(buffered);
                 let csv_schema = utc_for_csv(&writer.schema);
-                let header_schema = csv_schema.clone().unwrap_or_else(|| Arc::clone(&writer.schema));
+                let header_schema = csv_schema
+                    .clone()
+                    .unwrap_or_else(|| Arc::clone(&writer.schema));
                 // Writes the header.
                 w.write(&RecordBatch::new_empty(header_schema))
                     .map_err(|e| writer.encode_error(e))?;
-                Encoder::Csv(Box::new(CsvEncoder { writer: w, schema: csv_schema }))
+                Encoder::Csv(Box::new(CsvEncoder {
+                    writer: w,
+                    schema: csv_schema,
+                }))
             }
         };
         writer.encoder = Some(encoder);
