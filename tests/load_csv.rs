@@ -86,7 +86,9 @@ const HEADER: &str = "record_id,drugname,dob,seen,n,x,b\r\n";
 fn exact_bytes_rfc4180() {
     let dir = tempfile::tempdir().unwrap();
     let mut w = PartWriter::create(dir.path(), 0, schema(), &opts()).unwrap();
+    assert_eq!(w.estimated_bytes(), HEADER.len() as u64);
     w.write(&tricky_batch("r1")).unwrap();
+    assert!(w.estimated_bytes() > HEADER.len() as u64);
     let part = w.finish().unwrap();
     assert_eq!(part.file, "part-00000.csv");
     assert_eq!(part.rows, TRICKY.len() as u64);

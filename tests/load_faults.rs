@@ -268,3 +268,35 @@ fn a_path_under_a_regular_file() {
         "{err}"
     );
 }
+
+#[test]
+fn a_csv_part_on_a_full_disk_fails_without_panicking() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(mnt) = Tmpfs::mount(tmp.path(), "size=128k,mode=0700") else {
+        return;
+    };
+    let dir = mnt.path.join("out");
+    let (out, _) = OutputDir::open(&dir, HASH, false).unwrap();
+    let csv = WriterOptions {
+        format: smartsweep::load::Format::Csv,
+        ..opts()
+    };
+    // More than the CSV buffer and the disk: a write fails ...
+    let mut w = out.create_part(0, schema(), &csv).unwrap();
+    let mut failed = None;
+    for r in 0..100 {
+        if let Err(e) = w.write(&batch("r", 100, r)) {
+            failed = Some(e);
+            break;
+        }
+    }
+    let err = failed.expect("128 KiB cannot hold 650 KB");
+    assert!(err.is_disk_full(), "{err:?}");
+    // ... and the part refuses to go on, then to be finished: no panic, no
+    // final name, no temp file.
+    let again = w.write(&batch("r", 1, 0)).unwrap_err();
+    assert!(again.to_string().contains("earlier write"), "{again}");
+    let err = w.finish().unwrap_err();
+    assert!(err.to_string().contains("earlier write"), "{err}");
+    assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
+}

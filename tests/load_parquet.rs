@@ -144,6 +144,7 @@ fn round_trip_of_per_record_batches() {
     }
     let want = concat(&expected);
     assert_eq!(w.rows(), want.num_rows() as u64);
+    let estimate = w.estimated_bytes();
     // While writing: only the temp name exists, owner-only.
     assert!(tmp.exists());
     assert!(!fin.exists());
@@ -158,6 +159,12 @@ fn round_trip_of_per_record_batches() {
     assert_eq!(part.rows, want.num_rows() as u64);
     assert_eq!(part.bytes, fs::metadata(&fin).unwrap().len());
     assert_eq!(part.sha256, sha256_hex(&fin));
+    // The estimate is in the right ballpark (no footer, encoder estimates).
+    assert!(
+        estimate > part.bytes / 2 && estimate < part.bytes * 2,
+        "estimate {estimate}, actual {}",
+        part.bytes
+    );
     assert_eq!(
         fs::metadata(&fin).unwrap().permissions().mode() & 0o777,
         0o600
