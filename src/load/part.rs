@@ -346,7 +346,9 @@ impl PartWriter {
     /// [`WriterOptions::stage_rows`] rows are waiting; Parquet row groups
     /// are cut by the writer when either bound (rows or bytes) is reached.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), LoadError> {
-        if batch.schema_ref().fields() != self.schema.fields() {
+        if !Arc::ptr_eq(batch.schema_ref(), &self.schema)
+            && batch.schema_ref().fields() != self.schema.fields()
+        {
             return Err(self.encode_error(format!(
                 "the batch's schema {:?} is not the part's schema {:?}",
                 batch.schema_ref().fields(),
