@@ -323,11 +323,9 @@ async fn execute_plan(
                     Ok(None)
                 }
                 // Found before any record was fetched: a usage problem.
-                EngineError::Load(
-                    e @ (LoadError::PipelineChanged { .. }
-                    | LoadError::ForeignDirectory { .. }
-                    | LoadError::BadCheckpoint { .. }),
-                ) => Err(CliError::Usage(aborted(e).to_string())),
+                EngineError::Load(e) if e.is_refusal() => {
+                    Err(CliError::Usage(aborted(e).to_string()))
+                }
                 e => Err(aborted(e)),
             }
         }

@@ -152,6 +152,7 @@ fn without_a_checkpoint_nothing_is_committed() {
         .finish()
         .unwrap();
     fs::write(dir.join("part-00001.parquet.inprogress"), b"x").unwrap();
+    drop(out); // release the directory lock before reopening
     let (_, cp) = OutputDir::open(dir, HASH, false).unwrap();
     assert!(cp.is_none());
     assert!(names(dir).is_empty(), "{:?}", names(dir));
@@ -184,6 +185,7 @@ fn a_finished_output_is_refused_unless_fresh() {
     assert_eq!(manifest["records"], 2);
     fs::write(dir.join("README"), b"keep me").unwrap();
 
+    drop(out); // release the directory lock before reopening
     for hash in [HASH, "another"] {
         let err = OutputDir::open(dir, hash, false).unwrap_err();
         assert!(matches!(err, LoadError::AlreadyFinished { .. }), "{err:?}");
@@ -206,6 +208,7 @@ fn a_changed_pipeline_is_refused_unless_fresh() {
     let (out, _) = OutputDir::open(dir, HASH, false).unwrap();
     let mut cp = new_checkpoint();
     commit_part(&out, &mut cp, 0, &["r1"]);
+    drop(out); // release the directory lock before reopening
     let err = OutputDir::open(dir, "changed-hash", false).unwrap_err();
     match &err {
         LoadError::PipelineChanged {
@@ -241,6 +244,7 @@ fn a_missing_or_resized_committed_part_is_detected() {
     let p0 = dir.join("part-00000.parquet");
     let bytes = fs::read(&p0).unwrap();
     fs::write(&p0, &bytes[..bytes.len() - 1]).unwrap();
+    drop(out); // release the directory lock before reopening
     let err = OutputDir::open(dir, HASH, false).unwrap_err();
     assert!(matches!(err, LoadError::PartTampered { .. }), "{err:?}");
     assert!(err.to_string().contains("part-00000.parquet"), "{err}");
@@ -264,6 +268,7 @@ fn a_corrupt_or_newer_checkpoint_is_an_error_naming_it() {
     let path = dir.join(CHECKPOINT_FILE);
 
     fs::write(&path, b"{ this is not json").unwrap();
+    drop(out); // release the directory lock before reopening
     let err = OutputDir::open(dir, HASH, false).unwrap_err();
     assert!(matches!(err, LoadError::BadCheckpoint { .. }), "{err:?}");
     assert!(
@@ -373,7 +378,26 @@ fn csv_parts_follow_the_same_protocol() {
         .unwrap()
         .finish()
         .unwrap();
+    drop(out); // release the directory lock before reopening
     let (_, resumed) = OutputDir::open(dir, HASH, false).unwrap();
     assert_eq!(resumed.unwrap().parts, cp.parts);
     assert_eq!(names(dir), [CHECKPOINT_FILE, "part-00000.csv"]);
+}
+
+#[test]
+fn two_runs_cannot_hold_one_output_directory() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("out");
+    let (first, _) = smartsweep::load::OutputDir::open(&dir, "h", false).expect("first");
+    let second = smartsweep::load::OutputDir::open(&dir, "h", false);
+    match second {
+        Err(e @ smartsweep::load::LoadError::Locked { .. }) => {
+            assert!(e.to_string().contains("another smartsweep run"), "{e}");
+            assert!(e.is_refusal());
+        }
+        other => panic!("expected Locked, got {other:?}"),
+    }
+    drop(first);
+    smartsweep::load::OutputDir::open(&dir, "h", false)
+        .expect("free again after the first run ends");
 }

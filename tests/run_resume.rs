@@ -319,9 +319,14 @@ fn a_changed_pipeline_is_refused_unless_fresh_and_a_finished_output_is_left_alon
 
     // Unfinished (killed after a commit) and changed: also refused.
     let partial = tmp.path().join("partial");
-    let mut child = run_cmd("pipelines/drug_names.toml", &sb.api_base, &partial, &["--part-records", "1", "--concurrency", "1"])
-        .spawn()
-        .expect("spawn");
+    let mut child = run_cmd(
+        "pipelines/drug_names.toml",
+        &sb.api_base,
+        &partial,
+        &["--part-records", "1", "--concurrency", "1"],
+    )
+    .spawn()
+    .expect("spawn");
     let t0 = Instant::now();
     while !partial.join("_checkpoint.json").exists() {
         assert!(t0.elapsed() < Duration::from_secs(60), "no checkpoint");

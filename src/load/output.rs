@@ -75,6 +75,10 @@ fn is_part_name(name: &str) -> bool {
 #[derive(Debug)]
 pub struct OutputDir {
     path: PathBuf,
+    /// The directory itself, opened and `flock`ed exclusively for as long
+    /// as this value lives: two runs on one output (an overlapping nightly
+    /// job, a second terminal) would otherwise corrupt each other.
+    _lock: fs::File,
 }
 
 impl OutputDir {
@@ -116,8 +120,19 @@ impl OutputDir {
             }
             Err(e) => return Err(LoadError::io("open", path, e)),
         }
+        let lock = fs::File::open(path).map_err(|e| LoadError::io("open", path, e))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(LoadError::Locked {
+                    path: path.to_path_buf(),
+                });
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(LoadError::io("lock", path, e)),
+        }
         let dir = OutputDir {
             path: path.to_path_buf(),
+            _lock: lock,
         };
         let entries = dir.list()?;
         let ours = entries.iter().any(|(_, kind)| *kind != Entry::Foreign);
