@@ -1,6 +1,8 @@
 //! The sandbox through real HTTP on 127.0.0.1:0, with a small test-only
 //! OAuth 1.0 signer written from the container spec (section 3).
 
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::too_many_arguments)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -1318,13 +1320,10 @@ async fn transient_faults() {
         )
         .send()
         .await;
-    match r {
-        Ok(resp) => {
-            assert_eq!(resp.status().as_u16(), 200);
-            assert!(resp.bytes().await.is_err(), "the body is cut short");
-        }
-        Err(_) => {}
-    }
+    // The head and half the body arrive, then the connection closes.
+    let resp = r.expect("the head arrives");
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(resp.bytes().await.is_err(), "the body is cut short");
     b.handle.shutdown().await;
 
     // Half the requests fail: retries get through, and the draws repeat per seed.
