@@ -1175,6 +1175,7 @@ async fn from_dir_serves_files_as_they_are() {
         ("613876", "bytes as they are \u{e9}"),
         ("10000", ""),
         ("abc", "x"),
+        ("x y+z", "odd id"),
     ];
     for (stem, body) in files {
         std::fs::write(dir.path().join(format!("{stem}.rdf")), body).expect("write");
@@ -1186,10 +1187,13 @@ async fn from_dir_serves_files_as_they_are() {
     };
     assert_eq!(
         sandbox::record_ids(&cfg),
-        vec!["10000", "2169591", "613876", "abc"]
+        vec!["10000", "2169591", "613876", "abc", "x y+z"]
     );
     let b = boot(cfg).await;
-    assert_eq!(walk(&b).await, vec!["10000", "2169591", "613876", "abc"]);
+    assert_eq!(
+        walk(&b).await,
+        vec!["10000", "2169591", "613876", "abc", "x y+z"]
+    );
     for (stem, body) in files {
         let a = b.meds(stem, &[]).await;
         assert_eq!(a.status, 200);
@@ -1343,4 +1347,45 @@ async fn transient_faults() {
         b.handle.shutdown().await;
     }
     assert_eq!(runs[0], runs[1]);
+}
+
+#[tokio::test]
+async fn host_header_is_signed_verbatim() {
+    let b = boot(config(5, 18)).await;
+    let path = format!("/apps/{APP}/tokens/records/first");
+    let url = format!("{}{}", b.handle.api_base(), encode_path(&path));
+    for (sent, signed, status) in [
+        ("Sandbox.Example:80", "Sandbox.Example:80", 200),
+        ("Sandbox.Example:80", "sandbox.example", 401),
+        ("Sandbox.Example:80", "Sandbox.Example", 401),
+    ] {
+        let r = b
+            .http
+            .post(&url)
+            .header("Host", sent)
+            .header(
+                "Authorization",
+                Sig::app().header("POST", signed, &path, &[]),
+            )
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status().as_u16(), status, "Host {sent}, signed {signed}");
+    }
+    b.handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn latency_settings_still_answer() {
+    let cfg = SandboxConfig {
+        latency: std::time::Duration::from_millis(1),
+        cursor_latency: std::time::Duration::from_millis(1),
+        data_latency: std::time::Duration::from_millis(1),
+        ..config(5, 19)
+    };
+    let b = boot(cfg).await;
+    let ids = walk(&b).await;
+    assert_eq!(ids.len(), 5);
+    assert_eq!(b.meds(&ids[0], &[]).await.status, 200);
+    b.handle.shutdown().await;
 }
