@@ -87,10 +87,22 @@ pub fn authorization_header(
     consumer: (&str, &Secret),
     token: Option<(&str, &Secret)>,
 ) -> Secret {
+    authorization_header_at(method, url, consumer, token, now_timestamp())
+}
+
+/// [`authorization_header`] with a given timestamp (seconds since the epoch)
+/// and a fresh nonce.
+pub fn authorization_header_at(
+    method: &str,
+    url: &reqwest::Url,
+    consumer: (&str, &Secret),
+    token: Option<(&str, &Secret)>,
+    timestamp: u64,
+) -> Secret {
     let nonce = new_nonce();
     let stamp = Stamp {
         nonce: &nonce,
-        timestamp: now_timestamp(),
+        timestamp,
         version: true,
     };
     Secret::new(sign_header(method, url, consumer, token, stamp))
