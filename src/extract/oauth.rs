@@ -411,7 +411,12 @@ mod tests {
     }
 
     /// RFC 5849 section 3.4.1.2: scheme and host lower-case, default port
-    /// dropped, other ports kept.
+    /// dropped, other ports kept. One deliberate difference: the RFC keeps
+    /// the path as sent (`/r%20v/X`), the SMART reference container signs
+    /// Django's decoded `request.path` (`/r v/X`), and that is the peer we
+    /// must match (smart-classic-api.md 3.2). The two agree whenever the sent
+    /// path has no percent-escape, which holds for every path this client
+    /// builds except ids with characters outside `[A-Za-z0-9@._~-]`.
     #[test]
     fn rfc5849_section_3_4_1_2_base_string_uri() {
         assert_eq!(
