@@ -439,10 +439,11 @@ mod tests {
         assert!(date_matches("2010-12-31", &q(&[("date_to", "2010")])));
         assert!(!date_matches("2011-01-01", &q(&[("date_to", "2010")])));
         assert!(date_matches("2007", &q(&[("date_from", "2007-06-01")])));
-        assert!(!date_matches(
+        assert!(date_matches(
             "2007",
             &q(&[("date_to_excluding", "2007-06-01")])
         ));
+        assert!(!date_matches("2007", &q(&[("date_to_excluding", "2007")])));
         assert!(date_matches(
             "2007",
             &q(&[("date_to_including", "2007-06-01")])
