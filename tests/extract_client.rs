@@ -863,3 +863,27 @@ async fn bad_configuration_is_refused_clearly() {
         message: String::new(),
     };
 }
+
+/// Keep-alive: sequential calls reuse one connection.
+#[tokio::test]
+async fn connections_are_reused() {
+    use axum::serve::ListenerExt as _;
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let listener = listener.tap_io(move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
+    });
+    let app = axum::Router::new().fallback(|| async { rdf(EMPTY_RDF) });
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let client = Client::new(config(&format!("http://{addr}"))).unwrap();
+    for i in 0..20 {
+        client
+            .fetch(&token(&format!("r{i}"), "t"), "medications", &[], None)
+            .await
+            .unwrap();
+    }
+    assert_eq!(client.stats().requests, 20);
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+}
