@@ -737,6 +737,13 @@ async fn paging_follows_next_page_url_and_reencodes() {
 
 #[tokio::test]
 async fn manifest_is_fetched_once_and_unauthenticated() {
+    let logs = Arc::new(Mutex::new(Vec::<u8>::new()));
+    let sink = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || LogWriter(sink.clone()))
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
     let server = serve(Arc::new(|_, _| {
         (
             None,
@@ -756,6 +763,23 @@ async fn manifest_is_fetched_once_and_unauthenticated() {
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].path, "/manifest");
     assert_eq!(seen[0].authorization, None);
+    let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("different api_base"), "{logs}");
+    assert!(logs.contains("http://somewhere-else:7000"), "{logs}");
+    assert_eq!(logs.matches("different api_base").count(), 1, "{logs}");
+
+    // A manifest that is not there is an error that says where it looked.
+    let server = serve(Arc::new(|_, _| (None, status(404)))).await;
+    let e = Client::new(config(&server.base))
+        .unwrap()
+        .manifest()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("HTTP 404") && e.contains("/manifest") && e.contains("hint:"),
+        "{e}"
+    );
 }
 
 /// Every log line of a run with retries, a re-mint and a rejection, at

@@ -314,7 +314,10 @@ impl Client {
                 url: url.to_string(),
                 status: ans.status,
                 attempts: ans.attempts,
-                detail: "\nhint: is --api-base the container's REST base URL (its manifest is at `{api_base}/manifest`)?".into(),
+                detail: format!(
+                    "\nhint: is `{}` the container's REST base URL (--api-base)? Its manifest should be at `{}/manifest`",
+                    self.inner.base, self.inner.base
+                ),
             });
         }
         let value: serde_json::Value =
