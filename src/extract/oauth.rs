@@ -11,7 +11,7 @@
 //! 128-bit nonce and a fresh timestamp, retries included.
 //!
 //! Signing goes through `oauth1-request` (header serializer + HMAC-SHA1).
-//! Two cases it cannot take are signed by [`manual_header`], built from
+//! Two cases it cannot take are signed by `manual_header`, built from
 //! the RFC 5849 rules directly:
 //! - a decoded path that contains `?` or `#` (a record id may): the crate
 //!   asserts in debug builds that the URI it signs has no query part;
