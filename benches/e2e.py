@@ -101,27 +101,54 @@ class Sandbox:
         self.stop()
 
 
-def measure(cmd, stdout=subprocess.DEVNULL, stderr_path=None):
-    """Run one client and measure it with wait4 on its own pid: wall seconds,
-    exit code, CPU seconds (user + system), peak RSS in MiB."""
+GNU_TIME = "/usr/bin/time"
+
+
+def measure(cmd, stdout=subprocess.DEVNULL, stderr_path=None, on_start=None):
+    """Run one client and measure it: wall seconds, exit code, CPU seconds
+    (user + system, from wait4 on its own pid), peak RSS in MiB.
+
+    Peak RSS is taken by GNU time (`%M`), not from wait4's ru_maxrss: Python
+    starts children with vfork/posix_spawn, and Linux carries the *parent's*
+    memory high-water mark across exec into the child's ru_maxrss, so a
+    100 MiB benchmark driver would make every client look >= 100 MiB. GNU time
+    forks the client from its own tiny process, so %M is the client's own.
+    Without /usr/bin/time, ru_maxrss is used and flagged as an upper bound.
+    `on_start(pid)` is called with the client's (or GNU time's) pid."""
     err = open(stderr_path, "w") if stderr_path else subprocess.DEVNULL
+    rss_file = None
+    full = list(cmd)
+    if os.access(GNU_TIME, os.X_OK):
+        fd, rss_file = tempfile.mkstemp(prefix="maxrss-")
+        os.close(fd)
+        full = [GNU_TIME, "-f", "%M", "-o", rss_file, *cmd]
     try:
         started = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=stdout, stderr=err, stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen(full, stdout=stdout, stderr=err, stdin=subprocess.DEVNULL,
                                 env=client_env())
+        if on_start:
+            on_start(proc.pid)
         _, status, ru = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)  # already reaped
     finally:
         if stderr_path:
             err.close()
+    maxrss_kib, exact = ru.ru_maxrss, False
+    if rss_file:
+        text = pathlib.Path(rss_file).read_text().split()
+        os.unlink(rss_file)
+        # GNU time writes "Command exited with non-zero status N" first on failure
+        if text and text[-1].isdigit():
+            maxrss_kib, exact = int(text[-1]), True
     return {
         "wall_s": wall,
         "rc": proc.returncode,
         "cpu_s": ru.ru_utime + ru.ru_stime,
         "user_s": ru.ru_utime,
         "sys_s": ru.ru_stime,
-        "maxrss_mib": ru.ru_maxrss / 1024.0,  # Linux: KiB
+        "maxrss_mib": maxrss_kib / 1024.0,
+        "maxrss_exact": exact,
     }
 
 
@@ -188,6 +215,15 @@ def walk_ids(url, ids_path):
     m = measure(cmd, stderr_path=errp)
     check_rc("cursor walk", m, errp)
     m["ids"] = sum(1 for _ in open(ids_path))
+    # the walker's own figures over its loop (no interpreter start):
+    # steps records = steps + 1 requests (the last answers 404)
+    walk = json.loads(pathlib.Path(errp).read_text().strip().splitlines()[-1])
+    m["loop_wall_s"], m["loop_cpu_s"], m["requests"] = (walk["wall_s"], walk["client_cpu_s"],
+                                                        walk["steps"] + 1)
+    # R as the client sees it when it does nothing else: a step's wall time
+    # minus the walking client's own CPU (Python's signing is not
+    # smartsweep's), i.e. the latency plus the server's and loopback's share.
+    m["r_eff_ms"] = 1000 * (m["loop_wall_s"] - m["loop_cpu_s"]) / m["requests"]
     return m
 
 
@@ -276,7 +312,7 @@ def main() -> int:
     a = {"records": M, "baseline": per_rec(bl, M), "smartsweep": per_rec(ss, M),
          "same_rows": ok, "diff": why, "smartsweep_manifest": ss["manifest"],
          "python_import_cpu_s": imp["cpu_s"], "python_import_maxrss_mib": imp["maxrss_mib"],
-         "cursor_walk_0ms": per_rec(walk0, M),
+         "cursor_walk_0ms": per_rec(walk0, M), "R_eff_0ms": walk0["r_eff_ms"],
          "commands": {"baseline": bl["cmd"], "smartsweep": ss["cmd"]}}
     a["baseline_cpu_ms_per_rec_excl_imports"] = 1000 * (bl["cpu_s"] - imp["cpu_s"]) / M
     a["cpu_ratio"] = a["baseline"]["cpu_ms_per_rec"] / a["smartsweep"]["cpu_ms_per_rec"]
@@ -309,10 +345,7 @@ def main() -> int:
         limit = max(terms, key=terms.get)
         return m_records * terms[limit] / 1000.0, limit, terms
 
-    # R as measured: a cursor step's wall time minus the walking client's own
-    # CPU (the Python walker's signing is not smartsweep's), i.e. latency +
-    # the server's and the loopback's share.
-    r_eff = 1000 * (walkb["wall_s"] - walkb["cpu_s"]) / Mb
+    r_eff = walkb["r_eff_ms"]
     b = {"records": Mb, "cursor_ms": R, "data_ms": F, "concurrency": N,
          "R_eff_ms": r_eff, "C_ms": C_ms,
          "baseline": per_rec(blb, Mb), "smartsweep": per_rec(ssb, Mb),
@@ -340,7 +373,7 @@ def main() -> int:
             ssL = run_smartsweep(args.bin, sb.url, work / "out-L", concurrency=N)
             ssLk = run_smartsweep(args.bin, sb.url, work / "out-L-known",
                                   records_from=work / "ids-L.txt", concurrency=N)
-        r_effL = 1000 * (walkL["wall_s"] - walkL["cpu_s"]) / ML
+        r_effL = walkL["r_eff_ms"]
         c = {"records": ML, "R_eff_ms": r_effL, "cursor_walk": per_rec(walkL, ML),
              "smartsweep": per_rec(ssL, ML), "smartsweep_known": per_rec(ssLk, ML),
              "known_same_rows_and_order":
@@ -370,6 +403,8 @@ def main() -> int:
           f"(target >= 50x: {'met' if a['cpu_ratio'] >= 50 else 'MISSED'}); "
           f"excluding the baseline's interpreter start and imports "
           f"({imp['cpu_s']:.2f} s CPU): {a['cpu_ratio_excl_imports']:.1f}x.")
+    print(f"A cursor step at 0 ms latency (server + loopback, walker CPU excluded): "
+          f"{a['R_eff_0ms']:.3f} ms.")
     print(f"smartsweep transform stage: {a['smartsweep_transform_ms_per_rec']:.3f} ms/record "
           f"(manifest stage_seconds, summed over workers).\n")
 

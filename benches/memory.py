@@ -4,7 +4,7 @@
 Issue 5's target: the larger run's peak RSS at most 1.3x the smaller's, and
 under 200 MiB. Each size gets its own `smartsweep sandbox` process (0 ms
 latency), so only the client is measured: peak RSS from `wait4()` on the
-client's pid (ru_maxrss), plus VmRSS sampled from /proc every 0.2 s to show
+client (GNU time's %M, see e2e.measure), plus VmRSS sampled from /proc every 0.2 s to show
 how resident memory moves during the run (first half vs second half).
 
 Prints a markdown table; `--json FILE` also writes every figure.
@@ -18,22 +18,34 @@ import json
 import os
 import pathlib
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from e2e import REPO, Sandbox, client_env, default_bin, fmt, table  # noqa: E402
+from e2e import GNU_TIME, REPO, Sandbox, default_bin, fmt, measure, table  # noqa: E402
 
 
 def rss_sampler(pid, samples, stop, period=0.2):
-    path = f"/proc/{pid}/status"
+    """Sample VmRSS of `pid`, or of its child when `pid` is GNU time."""
     t0 = time.monotonic()
+    target = None
     while not stop.is_set():
         try:
-            with open(path) as f:
+            if target is None:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    is_time = f.read().split(b"\0")[0] == GNU_TIME.encode()
+                if is_time:
+                    with open(f"/proc/{pid}/task/{pid}/children") as f:
+                        kids = f.read().split()
+                    target = kids[0] if kids else None
+                else:
+                    target = str(pid)
+                if target is None:
+                    stop.wait(0.01)
+                    continue
+            with open(f"/proc/{target}/status") as f:
                 for line in f:
                     if line.startswith("VmRSS:"):
                         samples.append((time.monotonic() - t0, int(line.split()[1]) / 1024))
@@ -50,20 +62,21 @@ def run_one(binary, pipeline, records, work, concurrency, extra):
         cmd = [str(binary), "--quiet", "run", str(pipeline), "--api-base", sb.url,
                "--output", str(out), "--concurrency", str(concurrency), *extra]
         errp = work / f"run-{pipeline.stem}-{records}.stderr"
-        with open(errp, "w") as err:
-            started = time.perf_counter()
-            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err,
-                                    stdin=subprocess.DEVNULL, env=client_env())
-            samples, stop = [], threading.Event()
-            th = threading.Thread(target=rss_sampler, args=(proc.pid, samples, stop), daemon=True)
+        samples, stop = [], threading.Event()
+        threads = []
+
+        def start_sampler(pid):
+            th = threading.Thread(target=rss_sampler, args=(pid, samples, stop), daemon=True)
             th.start()
-            _, status, ru = os.wait4(proc.pid, 0)
-            wall = time.perf_counter() - started
-            stop.set()
+            threads.append(th)
+
+        m = measure(cmd, stderr_path=errp, on_start=start_sampler)
+        stop.set()
+        for th in threads:
             th.join()
-            proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
-            raise RuntimeError(f"smartsweep exited {proc.returncode}: {errp.read_text()[-3000:]}")
+        wall = m["wall_s"]
+        if m["rc"] != 0:
+            raise RuntimeError(f"smartsweep exited {m['rc']}: {errp.read_text()[-3000:]}")
         manifest = json.loads((out / "_manifest.json").read_text())
     if manifest.get("records") != records:
         raise RuntimeError(f"exported {manifest.get('records')} records of {records}")
@@ -73,7 +86,7 @@ def run_one(binary, pipeline, records, work, concurrency, extra):
     shutil.rmtree(out, ignore_errors=True)
     return {"pipeline": pipeline.stem, "records": records, "rows": manifest.get("rows"),
             "parts": len(manifest.get("parts") or []), "wall_s": wall,
-            "cpu_s": ru.ru_utime + ru.ru_stime, "maxrss_mib": ru.ru_maxrss / 1024,
+            "cpu_s": m["cpu_s"], "maxrss_mib": m["maxrss_mib"], "maxrss_exact": m["maxrss_exact"],
             "rss_max_first_half_mib": max(first) if first else None,
             "rss_max_second_half_mib": max(second) if second else None,
             "samples": len(samples), "cmd": " ".join(cmd)}
@@ -114,7 +127,7 @@ def main() -> int:
                  fmt(r["rss_max_second_half_mib"] or 0.0, 1)] for r in runs]
         print(f"### pipeline `{name}`, 0 ms latency, --concurrency {args.concurrency}\n")
         print(table(["records", "rows", "parts", "wall s", "records/s", "CPU ms/record",
-                     "peak RSS MiB (wait4)", "max VmRSS 1st half", "max VmRSS 2nd half"], rows))
+                     "peak RSS MiB", "max VmRSS 1st half", "max VmRSS 2nd half"], rows))
         print(f"\nPeak RSS {large['records']:,} / {small['records']:,} records: **{ratio:.2f}x** "
               f"(target <= 1.3x), largest {large['maxrss_mib']:.1f} MiB (target < 200 MiB): "
               f"**{'met' if ok else 'MISSED'}**\n")
