@@ -26,6 +26,12 @@ echo "== pip install -r benches/requirements.txt" >&2
 
 echo "== cargo build --release" >&2
 cargo build --release --quiet || { echo "release build failed" >&2; exit 1; }
+# A private copy: a shared CARGO_TARGET_DIR may get another checkout's build
+# in target/release/smartsweep while the benchmarks run.
+cp "$CARGO_TARGET_DIR/release/smartsweep" "$OUT/smartsweep"
+BIN="$OUT/smartsweep"
+"$BIN" --version | grep -q "^smartsweep " || {
+  echo "$BIN is not this checkout's smartsweep (a shared CARGO_TARGET_DIR overwritten by another build?): rebuild" >&2; exit 1; }
 
 {
   echo "# smartsweep benchmarks"
@@ -46,12 +52,12 @@ else
 fi
 
 echo "== benches/e2e.py ${E2E_ARGS[*]}" >&2
-if "$PY" benches/e2e.py "${E2E_ARGS[@]}" --json "$OUT/e2e.json" > "$OUT/e2e.md"; then :; else
+if "$PY" benches/e2e.py --bin "$BIN" "${E2E_ARGS[@]}" --json "$OUT/e2e.json" > "$OUT/e2e.md"; then :; else
   echo "e2e.py failed (exit $?)" >&2; status=1; fi
 cat "$OUT/e2e.md" >> "$OUT/README-figures.md"; echo >> "$OUT/README-figures.md"
 
 echo "== benches/memory.py ${MEM_ARGS[*]}" >&2
-if "$PY" benches/memory.py "${MEM_ARGS[@]}" --json "$OUT/memory.json" > "$OUT/memory.md"; then :; else
+if "$PY" benches/memory.py --bin "$BIN" "${MEM_ARGS[@]}" --json "$OUT/memory.json" > "$OUT/memory.md"; then :; else
   echo "memory.py: failed or target missed (exit $?)" >&2; status=1; fi
 cat "$OUT/memory.md" >> "$OUT/README-figures.md"; echo >> "$OUT/README-figures.md"
 
@@ -74,8 +80,8 @@ if ((${#BENCHES[@]})); then
         > "$OUT/bench-$b.txt" 2> "$OUT/bench-$b.stderr"; then :; else
       echo "cargo bench --bench $b failed; see $OUT/bench-$b.stderr" >&2; status=1; fi
     # criterion's result lines (name, time, thrpt) without the change/outlier noise
-    grep -E 'time:|thrpt:|^[A-Za-z0-9_/ .-]+$' "$OUT/bench-$b.txt" | grep -v -E '^(Benchmarking|Found|Gnuplot)' \
-      >> "$OUT/README-figures.md" || cat "$OUT/bench-$b.txt" >> "$OUT/README-figures.md"
+    grep -v -E '^(Benchmarking|Found [0-9]|Gnuplot|WARNING)|^ +[0-9]+ \(|change:|Performance has|No change|Change within|^$' \
+      "$OUT/bench-$b.txt" >> "$OUT/README-figures.md"
     echo '```' >> "$OUT/README-figures.md"
     echo >> "$OUT/README-figures.md"
   done
