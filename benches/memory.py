@@ -100,7 +100,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bin", type=pathlib.Path, default=default_bin())
     ap.add_argument("--sizes", default="2000,40000")
-    ap.add_argument("--pipelines", default="drug_names",
+    ap.add_argument("--pipelines", default="drug_names,medications",
                     help="comma-separated names from pipelines/ (e.g. drug_names,medications)")
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--json", type=pathlib.Path)
@@ -114,6 +114,7 @@ def main() -> int:
            "nproc": os.cpu_count(), "runs": []}
     ok_all = True
     print(f"## Memory (nproc {res['nproc']}, {res['date']})\n")
+    print("Load average before: %.2f %.2f %.2f\n" % os.getloadavg())
     for name in args.pipelines.split(","):
         pipeline = REPO / "pipelines" / f"{name}.toml"
         runs = []
