@@ -198,6 +198,7 @@ fn disk_full_aborts_cleanly_and_keeps_the_committed_state() {
     assert_intact(&dir, &files);
 
     // 3. With space again, the same command resumes from the checkpoint.
+    drop(out); // the first run ends and releases the directory lock
     let (_, resumed) = OutputDir::open(&dir, HASH, false).unwrap();
     assert_eq!(resumed.unwrap(), cp);
 }
@@ -222,6 +223,7 @@ fn a_read_only_file_system_gives_a_clean_error() {
     assert!(matches!(err, LoadError::NotWritable { .. }), "{err:?}");
 
     // Resuming on it is refused at open, before any network call.
+    drop(out); // the first run ends and releases the directory lock
     let err = OutputDir::open(&dir, HASH, false).unwrap_err();
     assert!(matches!(err, LoadError::NotWritable { .. }), "{err:?}");
     assert!(

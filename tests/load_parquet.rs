@@ -295,6 +295,7 @@ fn an_empty_run_still_leaves_one_readable_part() {
     assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 0);
     assert_eq!(meta.file_metadata().num_rows(), 0);
     // ... and the checkpoint knows it.
+    drop(out); // release the directory lock before reopening
     let (_, resumed) = OutputDir::open(&out_path, "h1", false).unwrap();
     assert_eq!(resumed.unwrap().parts, cp.parts);
 }
