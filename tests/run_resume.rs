@@ -165,7 +165,7 @@ fn sigterm_drains_commits_exits_130_and_resumes() {
     assert_eq!(code(&o), 0, "{}", text(&o));
 
     let out = tmp.path().join("termed");
-    let mut child = run_cmd("pipelines/drug_names.toml", &sb.api_base, &out, &args)
+    let child = run_cmd("pipelines/drug_names.toml", &sb.api_base, &out, &args)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("spawn");

@@ -124,8 +124,6 @@ pub struct RunConfig {
     pub row_group_rows: usize,
     /// Parquet row group bound in bytes.
     pub row_group_bytes: usize,
-    /// Stop after this many records (preview); `None` = all.
-    pub limit: Option<u64>,
 }
 
 impl RunConfig {
@@ -143,7 +141,6 @@ impl RunConfig {
             fresh: false,
             row_group_rows: 128 * 1024,
             row_group_bytes: 64 * 1024 * 1024,
-            limit: None,
         }
     }
 }
@@ -230,10 +227,6 @@ impl Shutdown {
         // Keep the sender alive for ever so `changed()` never resolves.
         std::mem::forget(tx);
         Shutdown(rx)
-    }
-
-    fn is_set(&self) -> bool {
-        *self.0.borrow()
     }
 
     async fn wait(&mut self) {
@@ -379,13 +372,12 @@ pub async fn run(
         let client = client.clone();
         let source = cfg.source.clone();
         let cp = checkpoint.clone();
-        let limit = cfg.limit;
         let concurrency = cfg.concurrency;
         tokio::spawn(async move {
             match source {
-                Source::Cursor => produce_cursor(client, &cp, tx, stop_rx, limit).await,
+                Source::Cursor => produce_cursor(client, &cp, tx, stop_rx).await,
                 Source::Known(ids) => {
-                    produce_known(client, ids, cp.position, concurrency, tx, stop_rx, limit).await
+                    produce_known(client, ids, cp.position, concurrency, tx, stop_rx).await
                 }
             }
         })
@@ -595,11 +587,7 @@ pub async fn run(
             )));
         }
     }
-    if interrupted
-        || cfg
-            .limit
-            .is_some_and(|l| sink.records() < l && shutdown.is_set())
-    {
+    if interrupted {
         sink.write_errors()?;
         return Ok(sink.report(Outcome::Interrupted, started.elapsed(), was_resumed));
     }
@@ -652,7 +640,6 @@ async fn produce_cursor(
     cp: &Checkpoint,
     tx: mpsc::Sender<Work>,
     mut stop: watch::Receiver<bool>,
-    limit: Option<u64>,
 ) -> Result<(), ExtractError> {
     let mut current = match &cp.watermark {
         None => {
@@ -666,9 +653,8 @@ async fn produce_cursor(
         }
         Some(wm) => resume_after(&client, wm, &cp.recent_ids).await?,
     };
-    let mut sent = 0u64;
     while let Some(token) = current {
-        if *stop.borrow() || limit.is_some_and(|l| sent >= l) {
+        if *stop.borrow() {
             return Ok(());
         }
         let id = token.record_id.clone();
@@ -682,10 +668,6 @@ async fn produce_cursor(
         )
         .await
         {
-            return Ok(());
-        }
-        sent += 1;
-        if limit.is_some_and(|l| sent >= l) {
             return Ok(());
         }
         current = tokio::select! {
@@ -760,13 +742,11 @@ async fn produce_known(
     concurrency: usize,
     tx: mpsc::Sender<Work>,
     mut stop: watch::Receiver<bool>,
-    limit: Option<u64>,
 ) -> Result<(), ExtractError> {
     let rest: Vec<String> = ids.into_iter().skip(position as usize).collect();
     let mut tokens = Box::pin(extract::known_ids(client, rest, concurrency.max(1)));
-    let mut sent = 0u64;
     while let Some((id, token)) = tokens.next().await {
-        if *stop.borrow() || limit.is_some_and(|l| sent >= l) {
+        if *stop.borrow() {
             return Ok(());
         }
         let token = match token {
@@ -792,7 +772,6 @@ async fn produce_known(
         {
             return Ok(());
         }
-        sent += 1;
     }
     Ok(())
 }

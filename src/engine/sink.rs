@@ -60,11 +60,6 @@ impl Sink {
         }
     }
 
-    /// Records committed plus pending.
-    pub(crate) fn records(&self) -> u64 {
-        self.cp.records + self.pending_ids.len() as u64
-    }
-
     pub(crate) fn errors_path(&self) -> PathBuf {
         self.out.path().join("_errors.csv")
     }
