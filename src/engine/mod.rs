@@ -139,8 +139,11 @@ impl RunConfig {
             part_interval: Duration::from_secs(60),
             max_failed: None,
             fresh: false,
-            row_group_rows: 128 * 1024,
-            row_group_bytes: 64 * 1024 * 1024,
+            // Small enough that the open row group (held in memory until it
+            // is flushed) does not dominate memory; large enough for readers
+            // (DuckDB's own default is 122,880 rows).
+            row_group_rows: 32 * 1024,
+            row_group_bytes: 16 * 1024 * 1024,
         }
     }
 }
