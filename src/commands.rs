@@ -270,6 +270,11 @@ fn signals() -> Shutdown {
             let _ = tokio::signal::ctrl_c().await;
         }
         let _ = tx.send(true);
+        // A second signal means "now": exit at once. The commit protocol
+        // makes this as safe as a kill -9 (the checkpoint is always whole).
+        let _ = tokio::signal::ctrl_c().await;
+        eprintln!("smartsweep: second interrupt: exiting now; re-run the same command to resume");
+        std::process::exit(i32::from(exit::INTERRUPTED));
     });
     shutdown
 }
