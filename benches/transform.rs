@@ -103,7 +103,11 @@ fn summary(corpus: &Corpus) {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(5);
+    let only = std::env::var("SMARTSWEEP_BENCH_ONLY").unwrap_or_default();
     for (name, f) in variants(corpus) {
+        if !name.contains(&only) {
+            continue;
+        }
         black_box(f()); // warm-up
         let mut best = Duration::MAX;
         for _ in 0..passes {
