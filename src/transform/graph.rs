@@ -185,6 +185,8 @@ pub(crate) struct RecordGraph {
     /// labels are document-scoped, so each page starts a fresh scope.
     page_blanks: HashMap<BlankNode, u32, FxBuild>,
     blank_count: u32,
+    /// `b0`, `b1`, ...: kept across records.
+    blank_labels: Vec<BlankNode>,
     /// Per predicate id: 0 = not yet decided, 1 = kept, 2 = dropped.
     predicate_state: Vec<u8>,
     indexes: [OnceCell<Csr>; 3],
@@ -233,7 +235,13 @@ impl RecordGraph {
                 if let Some(&id) = self.page_blanks.get(&b) {
                     return (id, None);
                 }
-                let label = canonical_blank(self.blank_count);
+                let n = self.blank_count as usize;
+                while self.blank_labels.len() <= n {
+                    self.blank_labels
+                        .push(canonical_blank(self.blank_labels.len() as u32));
+                }
+                // A clone of a short blank node is a copy (no allocation).
+                let label = self.blank_labels[n].clone();
                 self.blank_count += 1;
                 let (id, new) = self.interner.intern(Term::BlankNode(label));
                 self.page_blanks.insert(b, id);

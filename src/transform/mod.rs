@@ -25,6 +25,7 @@
 mod convert;
 mod error;
 mod graph;
+mod iri;
 mod parse;
 mod predicates;
 #[doc(hidden)]
@@ -258,9 +259,11 @@ impl Projection {
                         NamedOrBlankNode::BlankNode(b) => {
                             g.intern(b.into());
                         }
-                        NamedOrBlankNode::NamedNode(n) => parse::check_iri(n.as_str())?,
+                        NamedOrBlankNode::NamedNode(n) => {
+                            parse::validate_term(&iri::absolutize(n.into(), base_iri))?
+                        }
                     }
-                    match no_empty_lang(t.object) {
+                    match iri::absolutize(no_empty_lang(t.object), base_iri) {
                         Term::BlankNode(b) => {
                             g.intern(b.into());
                         }
@@ -268,8 +271,8 @@ impl Projection {
                     }
                     return Ok(());
                 }
-                let s = intern_checked(&mut g, t.subject.into())?;
-                let o = intern_checked(&mut g, no_empty_lang(t.object))?;
+                let s = intern_checked(&mut g, iri::absolutize(t.subject.into(), base_iri))?;
+                let o = intern_checked(&mut g, iri::absolutize(no_empty_lang(t.object), base_iri))?;
                 g.insert(s, p, o);
                 Ok(())
             },

@@ -60,15 +60,21 @@ pub(crate) fn parse_pages(
     mut begin_page: impl FnMut(),
     mut triple: impl FnMut(Triple) -> Result<(), String>,
 ) -> Result<(), TransformError> {
-    let mut parser = RdfXmlParser::new();
-    if lenient {
-        parser = parser.lenient();
-    }
-    let parser = parser.with_base_iri(base_iri).map_err(|e| {
+    let bad_base = |e: String| {
         TransformError::new(format!(
             "the request URL `{base_iri}` is not a valid base IRI: {e}"
         ))
-    })?;
+    };
+    // Lenient: no base in the parser; the caller resolves the few relative
+    // IRIs itself (see `iri.rs`).
+    let parser = if lenient {
+        check_iri(base_iri).map_err(bad_base)?;
+        RdfXmlParser::new().lenient()
+    } else {
+        RdfXmlParser::new()
+            .with_base_iri(base_iri)
+            .map_err(|e| bad_base(e.to_string()))?
+    };
     if pages.is_empty() {
         return Err(TransformError::new(
             "the answer has no pages (expected at least one RDF/XML document)",
@@ -136,10 +142,11 @@ pub(crate) fn check_iri(iri: &str) -> Result<(), String> {
     }
     let mut i = scheme_len + 1;
     while i < b.len() {
+        if !SPECIAL[usize::from(b[i])] {
+            i += 1;
+            continue;
+        }
         match b[i] {
-            0..=0x20 | b'<' | b'>' | b'"' | b'{' | b'}' | b'|' | b'\\' | b'^' | b'`' | 0x7F => {
-                return fail(&format!("character {:?} is not allowed", char::from(b[i])));
-            }
             b'%' => {
                 if !(b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
                     && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
@@ -149,12 +156,29 @@ pub(crate) fn check_iri(iri: &str) -> Result<(), String> {
                 i += 3;
                 continue;
             }
-            _ => {}
+            c => return fail(&format!("character {:?} is not allowed", char::from(c))),
         }
-        i += 1;
     }
     Ok(())
 }
+
+/// Bytes `check_iri` must look at: the forbidden ones and `%`.
+static SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c <= 0x20 {
+        t[c] = true;
+        c += 1;
+    }
+    let others = b"<>\"{}|\\^`%";
+    let mut i = 0;
+    while i < others.len() {
+        t[others[i] as usize] = true;
+        i += 1;
+    }
+    t[0x7F] = true;
+    t
+};
 
 fn skip_ws(doc: &[u8], mut i: usize) -> usize {
     while i < doc.len() && doc[i].is_ascii_whitespace() {
