@@ -10,6 +10,8 @@
 //!
 //! `SMARTSWEEP_BENCH_RECORDS` sets the corpus size (default 500).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use criterion::{Criterion, Throughput};
 use smartsweep::transform::Projection;
 use smartsweep::transform::testing::{QUERIES, flat_corpus};

@@ -55,12 +55,19 @@ sys.exit(1 if bad else 0)
 PY
 
 echo "== speed"
-for round in $(seq 1 "$ROUNDS"); do
-    SMARTSWEEP_BENCH_RECORDS=$RECORDS SMARTSWEEP_BENCH_PASSES=$PASSES SMARTSWEEP_BENCH_SUMMARY=1 \
-        "${PIN[@]}" cargo bench --quiet --bench transform | tee "$tmp/rust.$round.txt"
-    "${PIN[@]}" python3 benches/transform_pyoxigraph.py "$tmp" "$tmp" --passes "$PASSES" \
-        --variants parse,fresh --no-rows | tee "$tmp/py.$round.txt"
+# Per query and round: ours, then pyoxigraph's, back to back on the same
+# core, so both see the same machine load.
+queries=$(ls "$tmp/queries" | sed 's/\.rq$//')
+for q in $queries; do
+    for round in $(seq 1 "$ROUNDS"); do
+        SMARTSWEEP_BENCH_RECORDS=$RECORDS SMARTSWEEP_BENCH_PASSES=$PASSES SMARTSWEEP_BENCH_SUMMARY=1 \
+            SMARTSWEEP_BENCH_ONLY="_$q" "${PIN[@]}" cargo bench --quiet --bench transform \
+            | grep -v '^corpus' >> "$tmp/rust.$round.txt"
+        "${PIN[@]}" python3 benches/transform_pyoxigraph.py "$tmp" "$tmp" --passes "$PASSES" \
+            --variants fresh --no-rows --only "$q" | grep MB/s >> "$tmp/py.$round.txt"
+    done
 done
+for round in $(seq 1 "$ROUNDS"); do cat "$tmp/rust.$round.txt" "$tmp/py.$round.txt"; done
 
 echo "== ratio (smartsweep MB/s / pyoxigraph MB/s, same records, one core, per round and median)"
 python3 - "$tmp" "$ROUNDS" <<'PY'

@@ -104,6 +104,7 @@ def main():
     ap.add_argument("--variants", default="parse,fresh,reused",
                     help="comma-separated: parse, fresh (a Store per record), reused (one Store, cleared)")
     ap.add_argument("--no-rows", action="store_true", help="do not write py_rows/")
+    ap.add_argument("--only", default="", help="run only this query (file stem in queries/)")
     args = ap.parse_args()
     records = load_corpus(args.corpus_dir)
     print(f"pyoxigraph {pyoxigraph.__version__}, {len(records)} records", flush=True)
@@ -115,6 +116,8 @@ def main():
         timed("parse", lambda: parse_only(records), records, args.passes)
     for name in sorted(os.listdir(qdir)):
         qname = name[:-3]
+        if args.only and qname != args.only:
+            continue
         with open(os.path.join(qdir, name), encoding="utf-8") as f:
             sparql = f.read()
         if not args.no_rows:

@@ -2,6 +2,8 @@
 //! styles, every RDF/XML feature, bodies that are not RDF/XML, and queries
 //! the pipeline must refuse.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "transform_common.rs"]
 mod common;
 
@@ -417,7 +419,7 @@ fn truncated_bodies_are_refused_wherever_they_stop() {
         }
         let r = p.apply(
             &rec.record_id,
-            &[trimmed[..cut].as_bytes()],
+            &[&trimmed.as_bytes()[..cut]],
             &rec.request_url(),
         );
         assert!(r.is_err(), "cut at {cut} accepted: {}", &trimmed[..cut]);

@@ -2,6 +2,8 @@
 //! flat style in a random order) give identical rows, and the custom dataset
 //! gives the same rows as the naive `oxrdf::Dataset` path.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use proptest::prelude::*;
 use smartsweep::schema::ColumnType;
 use smartsweep::transform::Projection;

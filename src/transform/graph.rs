@@ -362,7 +362,7 @@ impl<'a> QueryableDataset<'a> for &'a RecordGraph {
         object: Option<&u32>,
         graph_name: Option<Option<&u32>>,
     ) -> impl Iterator<Item = Result<InternalQuad<u32>, Infallible>> + use<'a> {
-        let graph: &'a RecordGraph = *self;
+        let graph: &'a RecordGraph = self;
         let pattern = [subject.copied(), predicate.copied(), object.copied()];
         let empty = QuadIter {
             triples: &[],

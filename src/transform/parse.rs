@@ -283,16 +283,17 @@ pub(crate) fn check_complete(doc: &[u8]) -> Result<(), (usize, String)> {
             end -= 1;
         }
         let tail = &doc[..end];
-        if tail.ends_with(b"-->") {
-            if let Some(p) = tail.windows(4).rposition(|w| w == b"<!--") {
-                end = p;
-                continue;
-            }
-        } else if tail.ends_with(b"?>") {
-            if let Some(p) = tail.windows(2).rposition(|w| w == b"<?") {
-                end = p;
-                continue;
-            }
+        if tail.ends_with(b"-->")
+            && let Some(p) = tail.windows(4).rposition(|w| w == b"<!--")
+        {
+            end = p;
+            continue;
+        }
+        if tail.ends_with(b"?>")
+            && let Some(p) = tail.windows(2).rposition(|w| w == b"<?")
+        {
+            end = p;
+            continue;
         }
         break;
     }
