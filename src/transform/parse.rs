@@ -140,6 +140,14 @@ pub(crate) fn check_iri(iri: &str) -> Result<(), String> {
     if scheme_len == 0 || !b[0].is_ascii_alphabetic() || b.get(scheme_len) != Some(&b':') {
         return fail("no scheme (it is not absolute)");
     }
+    // Fast path: no byte needs a closer look (no branch per byte).
+    let rest = &b[scheme_len + 1..];
+    if !rest
+        .iter()
+        .fold(false, |acc, &c| acc | SPECIAL[usize::from(c)])
+    {
+        return Ok(());
+    }
     let mut i = scheme_len + 1;
     while i < b.len() {
         if !SPECIAL[usize::from(b[i])] {
