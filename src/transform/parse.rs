@@ -305,7 +305,8 @@ pub(crate) fn check_complete(doc: &[u8]) -> Result<(), (usize, String)> {
         }
         break;
     }
-    let tail = &doc[tag_end + 1..end];
+    // (A stray `<!--` inside the root tag could put `end` before it.)
+    let tail = doc.get(tag_end + 1..end).unwrap_or_default();
     let closed = tail.ends_with(b">")
         && tail.windows(2).rposition(|w| w == b"</").is_some_and(|p| {
             let inner = &tail[p + 2..tail.len() - 1];
@@ -388,5 +389,7 @@ mod tests {
         assert!(!ok("{\"error\": 1}"));
         assert!(!ok("<?xml version=\"1.0\"?"));
         assert!(!ok("<rdf:RDF xmlns:rdf=\"x"));
+        assert!(!ok("<a b=\"<!--\">-->"));
+        assert!(!ok("<a b=\"<?\">?>"));
     }
 }
