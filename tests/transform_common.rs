@@ -3,6 +3,7 @@
 //! Shared helpers for the transform tests: reading the SMART sample patients
 //! and turning them into medications answers.
 #![allow(dead_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use smartsweep::schema::ColumnType;
 use smartsweep::transform::testing::{Drug, Fulfillment, Medication, Record, Text, ValueAndUnit};

@@ -2,6 +2,8 @@
 //! richer ones, each record written flat and nested (and shuffled, and split
 //! into pages): identical rows, and row counts that match the source tables.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "transform_common.rs"]
 mod common;
 

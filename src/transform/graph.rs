@@ -185,6 +185,10 @@ pub(crate) struct RecordGraph {
     /// labels are document-scoped, so each page starts a fresh scope.
     page_blanks: HashMap<BlankNode, u32, FxBuild>,
     blank_count: u32,
+    /// `b0`, `b1`, ...: kept across records.
+    blank_labels: Vec<BlankNode>,
+    /// Per predicate id: 0 = not yet decided, 1 = kept, 2 = dropped.
+    predicate_state: Vec<u8>,
     indexes: [OnceCell<Csr>; 3],
     spare: [Cell<Csr>; 3],
     extra: RefCell<Extra>,
@@ -198,6 +202,7 @@ impl RecordGraph {
         self.seen.clear();
         self.page_blanks.clear();
         self.blank_count = 0;
+        self.predicate_state.clear();
         for (index, spare) in self.indexes.iter_mut().zip(&self.spare) {
             if let Some(csr) = index.take() {
                 spare.set(csr);
@@ -230,7 +235,13 @@ impl RecordGraph {
                 if let Some(&id) = self.page_blanks.get(&b) {
                     return (id, None);
                 }
-                let label = canonical_blank(self.blank_count);
+                let n = self.blank_count as usize;
+                while self.blank_labels.len() <= n {
+                    self.blank_labels
+                        .push(canonical_blank(self.blank_labels.len() as u32));
+                }
+                // A clone of a short blank node is a copy (no allocation).
+                let label = self.blank_labels[n].clone();
                 self.blank_count += 1;
                 let (id, new) = self.interner.intern(Term::BlankNode(label));
                 self.page_blanks.insert(b, id);
@@ -239,6 +250,32 @@ impl RecordGraph {
             other => self.interner.intern(other),
         };
         (id, new.then(|| &self.interner.terms[id as usize]))
+    }
+
+    /// Whether triples with this (interned) predicate are kept: always when
+    /// `wanted` is `None`, else when the predicate IRI is in `wanted`. Decided
+    /// once per predicate per record.
+    #[inline]
+    pub(crate) fn predicate_wanted(&mut self, id: u32, wanted: Option<&HashSet<String>>) -> bool {
+        let Some(wanted) = wanted else {
+            return true;
+        };
+        let i = id as usize;
+        if self.predicate_state.len() <= i {
+            self.predicate_state.resize(i + 1, 0);
+        }
+        match self.predicate_state[i] {
+            1 => true,
+            2 => false,
+            _ => {
+                let keep = match &self.interner.terms[i] {
+                    Term::NamedNode(n) => wanted.contains(n.as_str()),
+                    _ => false,
+                };
+                self.predicate_state[i] = if keep { 1 } else { 2 };
+                keep
+            }
+        }
     }
 
     /// Adds a triple of interned ids (duplicates are ignored: a graph is a set).
@@ -325,7 +362,7 @@ impl<'a> QueryableDataset<'a> for &'a RecordGraph {
         object: Option<&u32>,
         graph_name: Option<Option<&u32>>,
     ) -> impl Iterator<Item = Result<InternalQuad<u32>, Infallible>> + use<'a> {
-        let graph: &'a RecordGraph = *self;
+        let graph: &'a RecordGraph = self;
         let pattern = [subject.copied(), predicate.copied(), object.copied()];
         let empty = QuadIter {
             triples: &[],

@@ -25,7 +25,9 @@
 mod convert;
 mod error;
 mod graph;
+mod iri;
 mod parse;
+mod predicates;
 #[doc(hidden)]
 pub mod testing;
 
@@ -37,12 +39,12 @@ use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{Field, Schema, SchemaRef};
 use convert::ColumnBuilder;
 use graph::RecordGraph;
-use oxrdf::{BlankNode, Dataset, GraphName, Quad, Term};
-use spareval::{QueryEvaluator, QueryResults, QueryableDataset};
+use oxrdf::{BlankNode, Dataset, GraphName, NamedOrBlankNode, Quad, Term};
+use spareval::{QueryEvaluator, QueryResults, QuerySolution, QueryableDataset};
 use spargebra::algebra::GraphPattern;
 use spargebra::{Query, SparqlParser};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 /// The name of the column that holds the record id (always first).
@@ -57,6 +59,10 @@ pub struct Projection {
     types: Vec<ColumnType>,
     schema: SchemaRef,
     ordered: bool,
+    /// The predicate IRIs the query can match, when they are all constants
+    /// (no `?p` in predicate position, no negated property set): triples
+    /// with other predicates are dropped before they reach the graph.
+    predicates: Option<HashSet<String>>,
 }
 
 /// The rows of one record.
@@ -177,9 +183,13 @@ impl Projection {
                 .zip(&types)
                 .map(|(v, t)| Field::new(v, convert::data_type(*t), true)),
         );
-        let ordered = match &query {
-            Query::Select { pattern, .. } => has_order_by(pattern),
-            _ => false,
+        let (ordered, predicates) = match &query {
+            Query::Select { pattern, .. } => {
+                let mut set = HashSet::new();
+                let all = predicates::collect_pattern(pattern, &mut set).is_none();
+                (has_order_by(pattern), (!all).then_some(set))
+            }
+            _ => (false, None),
         };
         Ok(Projection {
             query,
@@ -187,6 +197,7 @@ impl Projection {
             types,
             schema: Arc::new(Schema::new(fields)),
             ordered,
+            predicates,
         })
     }
 
@@ -239,16 +250,35 @@ impl Projection {
             || cell.borrow_mut().begin_page(),
             |t| {
                 let mut g = cell.borrow_mut();
-                let s = intern_checked(&mut g, t.subject.into())?;
                 let p = intern_checked(&mut g, t.predicate.into())?;
-                let o = intern_checked(&mut g, no_empty_lang(t.object))?;
+                if !g.predicate_wanted(p, self.predicates.as_ref()) {
+                    // Dropped, but still validated (the body must be valid
+                    // whatever the query), and its blank nodes still take
+                    // their label numbers, so labels are the whole graph's.
+                    match t.subject {
+                        NamedOrBlankNode::BlankNode(b) => {
+                            g.intern(b.into());
+                        }
+                        NamedOrBlankNode::NamedNode(n) => {
+                            parse::validate_term(&iri::absolutize(n.into(), base_iri))?
+                        }
+                    }
+                    match iri::absolutize(no_empty_lang(t.object), base_iri) {
+                        Term::BlankNode(b) => {
+                            g.intern(b.into());
+                        }
+                        o => parse::validate_term(&o)?,
+                    }
+                    return Ok(());
+                }
+                let s = intern_checked(&mut g, iri::absolutize(t.subject.into(), base_iri))?;
+                let o = intern_checked(&mut g, iri::absolutize(no_empty_lang(t.object), base_iri))?;
                 g.insert(s, p, o);
                 Ok(())
             },
         )?;
         let graph: &RecordGraph = cell.into_inner();
-        let rows = self.evaluate(graph)?;
-        Ok(self.build(record_id, rows))
+        self.run(record_id, graph)
     }
 
     /// The straightforward path: a strict parse into a fresh
@@ -298,14 +328,16 @@ impl Projection {
             },
         )?;
         let dataset = dataset.into_inner();
-        let rows = self.evaluate(&dataset)?;
-        Ok(self.build(record_id, rows))
+        self.run(record_id, &dataset)
     }
 
-    fn evaluate<'a>(
+    /// Evaluates and builds the batch while the solutions (which may borrow
+    /// the dataset) are alive.
+    fn run<'a>(
         &self,
+        record_id: &str,
         dataset: impl QueryableDataset<'a>,
-    ) -> Result<Vec<Vec<Option<Term>>>, TransformError> {
+    ) -> Result<RecordRows, TransformError> {
         let eval_err = |e: spareval::QueryEvaluationError| {
             TransformError::new(format!("query evaluation failed: {e}"))
         };
@@ -318,16 +350,15 @@ impl Projection {
         };
         let mut rows = Vec::new();
         for solution in solutions {
-            let solution = solution.map_err(eval_err)?;
-            rows.push(solution.values().to_vec());
+            rows.push(solution.map_err(eval_err)?);
         }
         if !self.ordered {
-            rows.sort_by(|a, b| convert::cmp_rows(a, b));
+            rows.sort_by(|a, b| convert::cmp_rows(a.values(), b.values()));
         }
-        Ok(rows)
+        Ok(self.build(record_id, &rows))
     }
 
-    fn build(&self, record_id: &str, rows: Vec<Vec<Option<Term>>>) -> RecordRows {
+    fn build(&self, record_id: &str, rows: &[QuerySolution]) -> RecordRows {
         let n = rows.len();
         let mut ids = StringBuilder::with_capacity(n, n * record_id.len());
         for _ in 0..n {
@@ -339,8 +370,8 @@ impl Projection {
             .map(|t| ColumnBuilder::new(*t, n))
             .collect();
         let mut conversions = Vec::new();
-        for row in &rows {
-            for ((b, name), value) in builders.iter_mut().zip(&self.variables).zip(row) {
+        for row in rows {
+            for ((b, name), value) in builders.iter_mut().zip(&self.variables).zip(row.values()) {
                 b.push(name, value.as_ref(), &mut conversions);
             }
         }

@@ -609,7 +609,8 @@ const SIGS: &[&str] = &[
 
 /// Builds one realistic random record (flat-style content like the sandbox
 /// serves): 0 to 25 medications, most with quantity and frequency, each with
-/// 0 to 3 fulfillments. Deterministic for a given `seed`.
+/// 0 to 2 fulfillments (about 20 KB a record on average). Deterministic for
+/// a given `seed`.
 pub fn random_record(seed: u64, record_id: &str) -> Record {
     let mut rng = StdRng::seed_from_u64(seed);
     // Skewed towards small lists: the minimum of two uniform draws in 0..=25.
@@ -634,7 +635,7 @@ pub fn random_record(seed: u64, record_id: &str) -> Record {
         let year = rng.random_range(2005..=2011);
         let month = rng.random_range(1..=12);
         let day = rng.random_range(1..=28);
-        let n_fills = rng.random_range(0..=3usize);
+        let n_fills = rng.random_range(0..=2usize);
         let fulfillments = (0..n_fills)
             .map(|i| Fulfillment {
                 id: uuid(&mut rng),
