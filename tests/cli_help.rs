@@ -3,6 +3,9 @@
 //! intended change, regenerate with `UPDATE_SNAPSHOTS=1 cargo test --test cli_help`
 //! and review the diff.
 
+// Helpers outside #[test] functions panic on a failed setup step, on purpose.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::path::PathBuf;
 use std::process::Command;
 

@@ -1,6 +1,9 @@
 //! `smartsweep validate`: every shipped pipeline is valid; every broken one
 //! is refused with exit 2 and each problem located (file, line, key).
 
+// Helpers outside #[test] functions panic on a failed setup step, on purpose.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::process::Command;
 
 fn validate(files: &[&str]) -> (i32, String, String) {

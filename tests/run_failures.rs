@@ -2,6 +2,9 @@
 //! unwritable disk, too many failed records. Each gives its exit code, keeps
 //! what was committed, and writes every good row exactly once.
 
+// Helpers outside #[test] functions panic on a failed setup step, on purpose.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 mod common;
 
 use common::*;

@@ -2,6 +2,9 @@
 //! types, the output layout and its permissions, the metadata, and no
 //! credential anywhere on disk. Also `preview` and `audit`.
 
+// Helpers outside #[test] functions panic on a failed setup step, on purpose.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 mod common;
 
 use arrow_schema::DataType;

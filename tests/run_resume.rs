@@ -2,6 +2,9 @@
 //! (SIGKILL and SIGTERM) at random moments and resumed until done. Whatever
 //! happens, the rows must equal those of an uninterrupted run, in order.
 
+// Helpers outside #[test] functions panic on a failed setup step, on purpose.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 mod common;
 
 use common::*;

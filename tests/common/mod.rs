@@ -1,6 +1,8 @@
 //! Shared helpers for the end-to-end tests: an in-process sandbox on
 //! 127.0.0.1:0, the `smartsweep` binary, and reading part files back.
 #![allow(dead_code)]
+// Test helpers: a failed setup step should panic with its message.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use arrow_array::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
