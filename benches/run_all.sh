@@ -10,7 +10,8 @@
 #    ([[bench]] entries), each kept short,
 # 4. writes the tables to $OUT (default: $CARGO_TARGET_DIR/bench-results) and
 #    prints them.
-# Exit status: non-zero if a script failed or a row comparison did not hold.
+# Exit status: non-zero if a script failed or a row comparison did not hold
+# (targets are reported in the tables, not enforced: this machine is shared).
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -58,7 +59,7 @@ cat "$OUT/e2e.md" >> "$OUT/README-figures.md"; echo >> "$OUT/README-figures.md"
 
 echo "== benches/memory.py ${MEM_ARGS[*]}" >&2
 if "$PY" benches/memory.py --bin "$BIN" "${MEM_ARGS[@]}" --json "$OUT/memory.json" > "$OUT/memory.md"; then :; else
-  echo "memory.py: failed or target missed (exit $?)" >&2; status=1; fi
+  echo "memory.py failed (exit $?)" >&2; status=1; fi
 cat "$OUT/memory.md" >> "$OUT/README-figures.md"; echo >> "$OUT/README-figures.md"
 
 # The criterion benches that exist: every [[bench]] entry of Cargo.toml.
