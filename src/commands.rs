@@ -163,7 +163,7 @@ async fn container(plan: &Plan, src: &SourceArgs) -> Result<Container, CliError>
     match &plan.api_base {
         Some(base) => {
             let secret = extract::load_consumer_secret(src.consumer_secret_file.as_deref())
-                .map_err(|e| usage(e, "export SMARTSWEEP_CONSUMER_SECRET, or pass --consumer-secret-file PATH (a file readable by you only)"))?;
+                .map_err(|e| CliError::Usage(aborted(e).to_string()))?;
             Ok(Container {
                 api_base: base.clone(),
                 secret,
@@ -173,7 +173,7 @@ async fn container(plan: &Plan, src: &SourceArgs) -> Result<Container, CliError>
         None => {
             let secret = match src.consumer_secret_file.as_deref() {
                 Some(f) => extract::load_consumer_secret(Some(f))
-                    .map_err(|e| usage(e, "check the file, or drop --consumer-secret-file"))?,
+                    .map_err(|e| CliError::Usage(aborted(e).to_string()))?,
                 None => std::env::var("SMARTSWEEP_CONSUMER_SECRET")
                     .map(Secret::new)
                     .unwrap_or_else(|_| Secret::new(SANDBOX_SECRET)),
@@ -323,11 +323,9 @@ async fn execute_plan(
                     Ok(None)
                 }
                 // Found before any record was fetched: a usage problem.
-                EngineError::Load(
-                    e @ (LoadError::PipelineChanged { .. }
-                    | LoadError::ForeignDirectory { .. }
-                    | LoadError::BadCheckpoint { .. }),
-                ) => Err(CliError::Usage(aborted(e).to_string())),
+                EngineError::Load(e) if e.is_refusal() => {
+                    Err(CliError::Usage(aborted(e).to_string()))
+                }
                 e => Err(aborted(e)),
             }
         }

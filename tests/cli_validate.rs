@@ -58,6 +58,7 @@ fn every_problem_is_reported_at_once_with_its_line_and_key() {
             "filter `rxnorm` has an empty value",
         ),
         (16, "columns.title", "`text` is not a column type"),
+        (17, "columns.start_date", "not a variable of the SELECT"),
         (20, "output.format", "unknown output format `xlsx`"),
     ] {
         let needle = format!("{f}:{line}:");

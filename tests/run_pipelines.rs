@@ -193,12 +193,8 @@ fn csv_output_has_a_header_in_every_part_and_empty_nulls() {
 fn audit_reports_scanned_matched_failed_and_filters_again_client_side() {
     // A --from-dir container ignores the rxnorm filter, like an old proxy:
     // the query must filter again.
-    let gen_cfg = config(60, 8);
-    let ids = smartsweep::sandbox::record_ids(&gen_cfg);
-    let generator = Sandbox::start(gen_cfg);
     let tmp = tempfile::tempdir().expect("tmp");
-    let dir = tmp.path().join("records");
-    std::fs::create_dir(&dir).expect("mkdir");
+    let generator = Sandbox::start(config(60, 8));
     let med_out = tmp.path().join("meds");
     let o = run(
         "pipelines/medications.toml",
@@ -221,48 +217,13 @@ fn audit_reports_scanned_matched_failed_and_filters_again_client_side() {
         .filter(|r| r.split('\t').nth(1) == Some(code_.as_str()))
         .map(|r| r.split('\t').next().unwrap_or_default().to_string())
         .collect();
-    let client_cfg = smartsweep::extract::ClientConfig {
-        api_base: generator.api_base.clone(),
-        app_id: smartsweep::pipeline::DEFAULT_APP_ID.into(),
-        consumer_key: smartsweep::pipeline::DEFAULT_APP_ID.into(),
-        consumer_secret: smartsweep::secret::Secret::new(SECRET),
-        ca_file: None,
-        connect_timeout: std::time::Duration::from_secs(5),
-        request_timeout: std::time::Duration::from_secs(30),
-        max_body_bytes: 64 << 20,
-        retry: smartsweep::extract::RetryPolicy::default(),
-    };
-    let client = smartsweep::extract::Client::new(client_cfg).expect("client");
-    generator.rt.block_on(async {
-        for id in &ids {
-            let t = client.mint(id).await.expect("mint");
-            let f = client
-                .fetch(&t, "medications", &[], None)
-                .await
-                .expect("fetch");
-            std::fs::write(dir.join(format!("{id}.rdf")), &f.pages[0]).expect("write");
-        }
-    });
     generator.stop();
+    let dir = tmp.path().join("records");
+    dump_records(config(60, 8), &dir);
 
-    let sb = Sandbox::start(smartsweep::sandbox::SandboxConfig {
-        from_dir: Some(dir.clone()),
-        ..smartsweep::sandbox::SandboxConfig::default()
-    });
+    let sb = Sandbox::start(from_dir(&dir));
     let out = tmp.path().join("audit");
-    let o = bin()
-        .args([
-            "audit",
-            "--quiet",
-            "--rxnorm",
-            code_,
-            "--api-base",
-            &sb.api_base,
-            "--output",
-        ])
-        .arg(&out)
-        .output()
-        .expect("audit");
+    let o = audit(code_, &sb.api_base, &out);
     assert_eq!(code(&o), 0, "{}", text(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(
@@ -288,19 +249,7 @@ fn audit_reports_scanned_matched_failed_and_filters_again_client_side() {
     cfg.malformed_rate = 0.2;
     let sb = Sandbox::start(cfg);
     let out = tmp.path().join("audit2");
-    let o = bin()
-        .args([
-            "audit",
-            "--quiet",
-            "--rxnorm",
-            code_,
-            "--api-base",
-            &sb.api_base,
-            "--output",
-        ])
-        .arg(&out)
-        .output()
-        .expect("audit");
+    let o = audit(code_, &sb.api_base, &out);
     assert_eq!(code(&o), 3, "{}", text(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("INCOMPLETE"), "{stdout}");

@@ -309,6 +309,19 @@ pub async fn run(
     );
     let hash = run_hash(plan, &cfg.source);
     let previous_total = read_previous_total(&plan.output);
+    // A finished output made by another pipeline is "changed", not
+    // "finished": saying "nothing to do" there would hide a mistake.
+    if !cfg.fresh
+        && let Some(found) = finished_hash(&plan.output)
+        && found != hash
+    {
+        return Err(LoadError::PipelineChanged {
+            path: plan.output.clone(),
+            expected: hash,
+            found,
+        }
+        .into());
+    }
     let (out, resumed) = OutputDir::open(&plan.output, &hash, cfg.fresh)?;
     let api_base = cfg.client.api_base.clone();
     let client = Client::new(cfg.client.clone())?;
@@ -606,6 +619,16 @@ pub async fn run(
         sink.finish(&cfg, &hash, &http, started.elapsed(), was_resumed)
     })?;
     Ok(report)
+}
+
+/// The pipeline hash of a finished output (`_SUCCESS` and its manifest).
+fn finished_hash(output: &std::path::Path) -> Option<String> {
+    if !output.join("_SUCCESS").exists() {
+        return None;
+    }
+    let text = std::fs::read_to_string(output.join("_manifest.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    Some(v.get("pipeline")?.get("hash")?.as_str()?.to_string())
 }
 
 /// The record count of a previous finished run in this directory, for the ETA.

@@ -17,7 +17,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
@@ -26,7 +26,7 @@ use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, Url};
 
 use super::ExtractError;
-use super::oauth::{authorization_header, percent_encode};
+use super::oauth::{authorization_header_at, percent_encode};
 use super::retry::{RetryPolicy, is_transient_status, parse_retry_after};
 use crate::failure::{RecordFailure, Stage};
 use crate::secret::Secret;
@@ -156,6 +156,8 @@ struct Inner {
     base: String,
     counters: Counters,
     manifest: tokio::sync::OnceCell<serde_json::Value>,
+    /// Seconds added to the local clock (tests of the clock-skew hint only).
+    clock_offset_s: AtomicI64,
 }
 
 impl std::fmt::Debug for Client {
@@ -273,6 +275,7 @@ impl Client {
                 base,
                 counters: Counters::default(),
                 manifest: tokio::sync::OnceCell::new(),
+                clock_offset_s: AtomicI64::new(0),
             }),
         })
     }
@@ -311,7 +314,10 @@ impl Client {
                 url: url.to_string(),
                 status: ans.status,
                 attempts: ans.attempts,
-                detail: "\nhint: is --api-base the container's REST base URL (its manifest is at `{api_base}/manifest`)?".into(),
+                detail: format!(
+                    "\nhint: is `{}` the container's REST base URL (--api-base)? Its manifest should be at `{}/manifest`",
+                    self.inner.base, self.inner.base
+                ),
             });
         }
         let value: serde_json::Value =
@@ -502,6 +508,26 @@ impl Client {
             }
         }
         Ok(Fetched { pages, attempts })
+    }
+
+    /// Test hook: pretend the local clock is `offset_s` seconds off (negative:
+    /// behind). It shifts the OAuth timestamps and the clock-skew measurement
+    /// together, as a wrong system clock would. Not for production use.
+    #[doc(hidden)]
+    pub fn skew_clock_for_tests(&self, offset_s: i64) {
+        self.inner.clock_offset_s.store(offset_s, Ordering::Relaxed);
+    }
+
+    /// The local clock, with the test offset.
+    fn local_now(&self) -> SystemTime {
+        let offset = self.inner.clock_offset_s.load(Ordering::Relaxed);
+        let now = SystemTime::now();
+        let shift = Duration::from_secs(offset.unsigned_abs());
+        if offset >= 0 {
+            now + shift
+        } else {
+            now.checked_sub(shift).unwrap_or(SystemTime::UNIX_EPOCH)
+        }
     }
 
     /// The counters so far.
@@ -703,14 +729,27 @@ impl Client {
             .request(method.clone(), url.clone())
             .timeout(cfg.request_timeout);
         let consumer = (cfg.consumer_key.as_str(), &cfg.consumer_secret);
+        let timestamp = self
+            .local_now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(1)
+            .max(1);
         let authorization = match auth {
             Auth::None => None,
-            Auth::Consumer => Some(authorization_header(method.as_str(), url, consumer, None)),
-            Auth::Token(t) => Some(authorization_header(
+            Auth::Consumer => Some(authorization_header_at(
+                method.as_str(),
+                url,
+                consumer,
+                None,
+                timestamp,
+            )),
+            Auth::Token(t) => Some(authorization_header_at(
                 method.as_str(),
                 url,
                 consumer,
                 Some((t.token.expose(), &t.secret)),
+                timestamp,
             )),
         };
         if let Some(h) = authorization {
@@ -731,7 +770,7 @@ impl Client {
             .send()
             .await
             .map_err(|e| AttemptError::Transient(describe(&e)))?;
-        let received = SystemTime::now();
+        let received = self.local_now();
         let status = resp.status().as_u16();
         let headers: &HeaderMap = resp.headers();
         let date = headers
@@ -741,7 +780,9 @@ impl Client {
         let retry_after = headers
             .get(header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, received));
+            // An HTTP date is measured against the server's own Date header
+            // when there is one, so a skewed local clock does not matter.
+            .and_then(|v| parse_retry_after(v, date.unwrap_or(received)));
         let limit = cfg.max_body_bytes;
         if let Some(len) = resp.content_length()
             && len > limit

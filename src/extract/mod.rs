@@ -6,7 +6,7 @@
 //! - [`client`]: the HTTP client ([`Client`]): the manifest, the three
 //!   background-app token calls (`first`, `next`, mint), record data with
 //!   optional paging, body limits, timeouts, the retry loop and its counters.
-//! - [`cursor`]: the record cursor as an ordered stream, and known ids with
+//! - [`cursor`](mod@cursor): the record cursor as an ordered stream, and known ids with
 //!   concurrently minted tokens.
 //! - [`retry`]: the retry policy (what is transient, backoff, `Retry-After`).
 //! - [`inputs`]: the id list of `--records-from` and the consumer secret.

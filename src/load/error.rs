@@ -62,6 +62,15 @@ pub enum LoadError {
         path: PathBuf,
     },
 
+    /// Another run holds the output directory.
+    #[error(
+        "another smartsweep run is writing to `{path}` right now\nhint: wait for it to finish (or stop it), or choose another --output"
+    )]
+    Locked {
+        /// The output directory.
+        path: PathBuf,
+    },
+
     /// The output directory holds other files and no smartsweep output.
     #[error(
         "the output directory `{path}` is not empty and holds no smartsweep output (found `{example}`)\nhint: choose a new or empty --output directory; smartsweep never deletes files it did not write"
@@ -176,6 +185,7 @@ impl LoadError {
                 | LoadError::PipelineChanged { .. }
                 | LoadError::ForeignDirectory { .. }
                 | LoadError::NotADirectory { .. }
+                | LoadError::Locked { .. }
                 | LoadError::BadCheckpoint { .. }
                 | LoadError::PartTampered { .. }
         )
@@ -188,6 +198,7 @@ impl LoadError {
             | LoadError::NotWritable { path, .. }
             | LoadError::Io { path, .. }
             | LoadError::NotADirectory { path }
+            | LoadError::Locked { path }
             | LoadError::ForeignDirectory { path, .. }
             | LoadError::AlreadyFinished { path }
             | LoadError::PipelineChanged { path, .. }

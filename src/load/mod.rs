@@ -164,6 +164,7 @@ impl Default for WriterOptions {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -171,12 +172,12 @@ mod tests {
     fn format_and_compression_parse_and_print() {
         for f in [Format::Parquet, Format::Csv] {
             assert_eq!(f.to_string().parse::<Format>(), Ok(f));
-            let json = serde_json::to_string(&f).unwrap_or_default();
+            let json = serde_json::to_string(&f).unwrap();
             assert_eq!(json, format!("\"{f}\""));
         }
         for c in [Compression::Zstd, Compression::Snappy, Compression::None] {
             assert_eq!(c.to_string().parse::<Compression>(), Ok(c));
-            let json = serde_json::to_string(&c).unwrap_or_default();
+            let json = serde_json::to_string(&c).unwrap();
             assert_eq!(json, format!("\"{c}\""));
         }
         let e = "gzip".parse::<Compression>().unwrap_err();

@@ -1,7 +1,7 @@
 //! The output directory: opening (new, resume, fresh, refuse), the
 //! checkpoint, `_errors.csv`, and the final `_manifest.json` + `_SUCCESS`.
 
-use super::fsutil::{atomic_write, create_dir_all, remove_if_exists, sync_dir};
+use super::fsutil::{self, atomic_write, create_dir_all, remove_if_exists, sync_dir};
 use super::part::parse_part_index;
 use super::{LoadError, PartWriter, WriterOptions};
 use crate::checkpoint::{Checkpoint, CheckpointError};
@@ -75,6 +75,10 @@ fn is_part_name(name: &str) -> bool {
 #[derive(Debug)]
 pub struct OutputDir {
     path: PathBuf,
+    /// The directory itself, opened and `flock`ed exclusively for as long
+    /// as this value lives: two runs on one output (an overlapping nightly
+    /// job, a second terminal) would otherwise corrupt each other.
+    _lock: fs::File,
 }
 
 impl OutputDir {
@@ -116,8 +120,19 @@ impl OutputDir {
             }
             Err(e) => return Err(LoadError::io("open", path, e)),
         }
+        let lock = fs::File::open(path).map_err(|e| LoadError::io("open", path, e))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(LoadError::Locked {
+                    path: path.to_path_buf(),
+                });
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(LoadError::io("lock", path, e)),
+        }
         let dir = OutputDir {
             path: path.to_path_buf(),
+            _lock: lock,
         };
         let entries = dir.list()?;
         let ours = entries.iter().any(|(_, kind)| *kind != Entry::Foreign);
@@ -134,6 +149,9 @@ impl OutputDir {
                 path: dir.path.clone(),
             });
         }
+        // Fail now, before any network call, if the directory cannot be
+        // written (read-only mount, permissions).
+        dir.probe_writable()?;
         if fresh || !has(CHECKPOINT_FILE) {
             // Nothing committed (or the user asked to start over): every
             // file of ours goes, `_SUCCESS` first so that a crash midway
@@ -276,6 +294,15 @@ impl OutputDir {
         if remove_if_exists(&self.path.join(CHECKPOINT_FILE))? {
             sync_dir(&self.path)?;
         }
+        Ok(())
+    }
+
+    /// Creates and removes a temp file of ours (`_checkpoint.json.tmp`, which
+    /// is garbage by definition).
+    fn probe_writable(&self) -> Result<(), LoadError> {
+        let probe = fsutil::tmp_path(&self.path.join(CHECKPOINT_FILE));
+        drop(fsutil::create_file(&probe)?);
+        remove_if_exists(&probe)?;
         Ok(())
     }
 

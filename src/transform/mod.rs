@@ -241,7 +241,7 @@ impl Projection {
                 let mut g = cell.borrow_mut();
                 let s = intern_checked(&mut g, t.subject.into())?;
                 let p = intern_checked(&mut g, t.predicate.into())?;
-                let o = intern_checked(&mut g, t.object)?;
+                let o = intern_checked(&mut g, no_empty_lang(t.object))?;
                 g.insert(s, p, o);
                 Ok(())
             },
@@ -354,6 +354,18 @@ impl Projection {
             Err(_) => RecordBatch::new_empty(self.schema()),
         };
         RecordRows { batch, conversions }
+    }
+}
+
+/// `xml:lang=""` means "no language" in RDF/XML; the lenient parser keeps
+/// it as an empty tag, which is not a valid language tag: make it plain.
+fn no_empty_lang(term: Term) -> Term {
+    match term {
+        Term::Literal(l) if l.language() == Some("") => {
+            let (value, _, _) = l.destruct();
+            oxrdf::Literal::new_simple_literal(value).into()
+        }
+        t => t,
     }
 }
 

@@ -173,3 +173,66 @@ pub fn manifest(dir: &Path) -> serde_json::Value {
     let t = std::fs::read_to_string(dir.join("_manifest.json")).expect("manifest");
     serde_json::from_str(&t).expect("manifest json")
 }
+
+/// A client config for the sandbox's default app and secret.
+pub fn client_config(api_base: &str) -> smartsweep::extract::ClientConfig {
+    smartsweep::extract::ClientConfig {
+        api_base: api_base.to_string(),
+        app_id: smartsweep::pipeline::DEFAULT_APP_ID.to_string(),
+        consumer_key: smartsweep::pipeline::DEFAULT_APP_ID.to_string(),
+        consumer_secret: smartsweep::secret::Secret::new(SECRET),
+        ca_file: None,
+        connect_timeout: std::time::Duration::from_secs(5),
+        request_timeout: std::time::Duration::from_secs(30),
+        max_body_bytes: 64 << 20,
+        retry: smartsweep::extract::RetryPolicy::default(),
+    }
+}
+
+/// Write each record's medications answer of a generated population to
+/// `dir/<id>.rdf`, for a `--from-dir` sandbox (which serves bytes as they
+/// are, ignoring filters like an old proxy would). Returns the ids.
+pub fn dump_records(config: SandboxConfig, dir: &Path) -> Vec<String> {
+    let ids = sandbox::record_ids(&config);
+    let generator = Sandbox::start(config);
+    std::fs::create_dir_all(dir).expect("mkdir");
+    let client =
+        smartsweep::extract::Client::new(client_config(&generator.api_base)).expect("client");
+    generator.rt.block_on(async {
+        for id in &ids {
+            let t = client.mint(id).await.expect("mint");
+            let f = client
+                .fetch(&t, "medications", &[], None)
+                .await
+                .expect("fetch");
+            std::fs::write(dir.join(format!("{id}.rdf")), &f.pages[0]).expect("write");
+        }
+    });
+    generator.stop();
+    ids
+}
+
+/// A sandbox serving `dir/<id>.rdf` files.
+pub fn from_dir(dir: &Path) -> SandboxConfig {
+    SandboxConfig {
+        from_dir: Some(dir.to_path_buf()),
+        ..SandboxConfig::default()
+    }
+}
+
+/// `smartsweep audit --quiet --rxnorm CODE --api-base BASE --output OUT`
+pub fn audit(code: &str, api_base: &str, out: &Path) -> Output {
+    bin()
+        .args([
+            "audit",
+            "--quiet",
+            "--rxnorm",
+            code,
+            "--api-base",
+            api_base,
+            "--output",
+        ])
+        .arg(out)
+        .output()
+        .expect("audit")
+}

@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""Independent engine check and speed reference for the transform stage.
+
+Runs the same SPARQL queries as smartsweep over the same generated RDF/XML
+records with Python's pyoxigraph (parse + query, one record at a time, one
+core), writes its rows as JSON lines, and prints throughput lines:
+
+    pyoxigraph_<variant> <MB/s> MB/s <records/s> records/s
+
+Usage: transform_pyoxigraph.py CORPUS_DIR OUT_DIR [--passes N]
+CORPUS_DIR is what `SMARTSWEEP_DUMP_CORPUS=DIR cargo bench --bench transform`
+writes: records/<id>.rdf, index.tsv (id, base IRI), queries/<name>.rq.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+try:
+    import pyoxigraph
+    from pyoxigraph import BlankNode, RdfFormat, Store
+except ImportError:
+    sys.exit("pyoxigraph is not installed: pip install pyoxigraph")
+
+
+def text(term):
+    if term is None:
+        return None
+    if isinstance(term, BlankNode):
+        return "_:" + term.value
+    return term.value
+
+
+def load_corpus(corpus_dir):
+    records = []
+    with open(os.path.join(corpus_dir, "index.tsv"), encoding="utf-8") as f:
+        for line in f:
+            rid, base = line.rstrip("\n").split("\t")
+            with open(os.path.join(corpus_dir, "records", rid + ".rdf"), "rb") as b:
+                records.append((rid, base, b.read()))
+    return records
+
+
+def run_fresh(records, sparql, out=None):
+    """A fresh in-memory Store per record (what a simple app does)."""
+    n = 0
+    for rid, base, body in records:
+        store = Store()
+        store.load(body, format=RdfFormat.RDF_XML, base_iri=base)
+        solutions = store.query(sparql)
+        names = [v.value for v in solutions.variables]
+        for sol in solutions:
+            n += 1
+            if out is not None:
+                row = [rid] + [text(sol[v]) for v in names]
+                out.append(json.dumps(row, ensure_ascii=False, separators=(",", ":")))
+    return n
+
+
+def run_reused(records, sparql):
+    """One Store, cleared between records."""
+    n = 0
+    store = Store()
+    for rid, base, body in records:
+        store.clear()
+        store.load(body, format=RdfFormat.RDF_XML, base_iri=base)
+        solutions = store.query(sparql)
+        names = [v.value for v in solutions.variables]
+        for sol in solutions:
+            n += 1
+            [text(sol[v]) for v in names]
+    return n
+
+
+def parse_only(records):
+    n = 0
+    for rid, base, body in records:
+        for _ in pyoxigraph.parse(body, format=RdfFormat.RDF_XML, base_iri=base):
+            n += 1
+    return n
+
+
+def timed(label, fn, records, passes):
+    fn()  # warm-up
+    best = float("inf")
+    for _ in range(passes):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    size = sum(len(r[2]) for r in records)
+    print(f"pyoxigraph_{label} {size / best / 1e6:.1f} MB/s {len(records) / best:.0f} records/s",
+          flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("corpus_dir")
+    ap.add_argument("out_dir")
+    ap.add_argument("--passes", type=int, default=3)
+    args = ap.parse_args()
+    records = load_corpus(args.corpus_dir)
+    print(f"pyoxigraph {pyoxigraph.__version__}, {len(records)} records", flush=True)
+    rows_dir = os.path.join(args.out_dir, "py_rows")
+    os.makedirs(rows_dir, exist_ok=True)
+    qdir = os.path.join(args.corpus_dir, "queries")
+    timed("parse", lambda: parse_only(records), records, args.passes)
+    for name in sorted(os.listdir(qdir)):
+        qname = name[:-3]
+        with open(os.path.join(qdir, name), encoding="utf-8") as f:
+            sparql = f.read()
+        out = []
+        run_fresh(records, sparql, out)
+        with open(os.path.join(rows_dir, qname + ".jsonl"), "w", encoding="utf-8") as f:
+            for line in out:
+                f.write(line + "\n")
+        timed(f"fresh_{qname}", lambda: run_fresh(records, sparql), records, args.passes)
+        timed(f"reused_{qname}", lambda: run_reused(records, sparql), records, args.passes)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+//! Property test: random medication graphs written in both styles (and the
+//! flat style in a random order) give identical rows, and the custom dataset
+//! gives the same rows as the naive `oxrdf::Dataset` path.
+
+use proptest::prelude::*;
+use smartsweep::schema::ColumnType;
+use smartsweep::transform::Projection;
+use smartsweep::transform::testing::{
+    Drug, Fulfillment, Medication, QUERIES, Record, Text, ValueAndUnit, random_record,
+    rows_as_json, to_flat, to_nested,
+};
+use std::collections::BTreeMap;
+
+fn text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[A-Za-z0-9 ,.\\-/]{0,24}",
+        "\\PC{0,16}",
+        "[&<>\"'\\]\n\r\t ]{0,6}",
+        Just("2007".to_owned()),
+        Just("阿司匹林 & <Tylenol>, \"quoted\"\nnext".to_owned()),
+    ]
+}
+
+fn lang_text() -> impl Strategy<Value = Text> {
+    (
+        text(),
+        prop::option::weighted(
+            0.2,
+            prop_oneof![Just("en"), Just("fr"), Just("de-CH"), Just("zh-Hans")],
+        ),
+    )
+        .prop_map(|(value, lang)| Text {
+            value,
+            lang: lang.map(str::to_owned),
+        })
+}
+
+fn vau() -> impl Strategy<Value = ValueAndUnit> {
+    (text(), text()).prop_map(|(value, unit)| ValueAndUnit { value, unit })
+}
+
+fn fulfillment() -> impl Strategy<Value = Fulfillment> {
+    // A small id pool, so fulfillments get shared between medications.
+    ("f[0-4]", text(), "[0-9]{1,3}", prop::option::of(vau())).prop_map(
+        |(id, date, days_supply, quantity)| Fulfillment {
+            id,
+            date,
+            days_supply,
+            quantity,
+        },
+    )
+}
+
+fn medication() -> impl Strategy<Value = Medication> {
+    (
+        "[a-z0-9]{1,8}",
+        prop::option::weighted(
+            0.9,
+            (prop::collection::vec(lang_text(), 0..3), "[0-9]{1,2}")
+                .prop_map(|(titles, rxcui)| Drug { titles, rxcui }),
+        ),
+        prop::option::of(text()),
+        prop::option::of(text()),
+        prop::option::of(text()),
+        prop::option::of(vau()),
+        prop::option::of(vau()),
+        prop::collection::vec(fulfillment(), 0..3),
+    )
+        .prop_map(
+            |(id, drug, start_date, end_date, instructions, quantity, frequency, fulfillments)| {
+                Medication {
+                    id,
+                    drug,
+                    start_date,
+                    end_date,
+                    instructions,
+                    quantity,
+                    frequency,
+                    fulfillments,
+                }
+            },
+        )
+}
+
+fn record() -> impl Strategy<Value = Record> {
+    prop::collection::vec(medication(), 0..6).prop_map(|meds| Record {
+        api_base: "http://localhost:7000".into(),
+        record_id: "9999".into(),
+        meds,
+    })
+}
+
+const EVERYTHING: &str = "PREFIX dcterms:<http://purl.org/dc/terms/>
+PREFIX sp:<http://smartplatforms.org/terms#>
+SELECT ?med ?title ?lang ?start ?end ?sig ?qv ?qu ?fv ?fu ?fill ?fdate ?days WHERE {
+  ?med a sp:Medication .
+  OPTIONAL { ?med sp:drugName ?cv . ?cv dcterms:title ?title BIND(LANG(?title) AS ?lang) }
+  OPTIONAL { ?med sp:startDate ?start } OPTIONAL { ?med sp:endDate ?end }
+  OPTIONAL { ?med sp:instructions ?sig }
+  OPTIONAL { ?med sp:quantity ?q . ?q sp:value ?qv ; sp:unit ?qu }
+  OPTIONAL { ?med sp:frequency ?f . ?f sp:value ?fv ; sp:unit ?fu }
+  OPTIONAL { ?med sp:fulfillment ?fill . ?fill dcterms:date ?fdate ; sp:dispenseDaysSupply ?days }
+}";
+
+fn projections() -> Vec<Projection> {
+    let mut typed = BTreeMap::new();
+    typed.insert("start".to_owned(), ColumnType::Date);
+    typed.insert("end".to_owned(), ColumnType::Timestamp);
+    typed.insert("qv".to_owned(), ColumnType::Float64);
+    typed.insert("days".to_owned(), ColumnType::Int64);
+    let mut v: Vec<Projection> = QUERIES
+        .iter()
+        .map(|(_, q)| Projection::prepare(q, &BTreeMap::new()).unwrap())
+        .collect();
+    v.push(Projection::prepare(EVERYTHING, &BTreeMap::new()).unwrap());
+    v.push(Projection::prepare(EVERYTHING, &typed).unwrap());
+    v
+}
+
+fn check(rec: &Record, order_seed: u64, projections: &[Projection]) -> Result<(), TestCaseError> {
+    let flat = to_flat(rec, 0);
+    let shuffled = to_flat(rec, order_seed);
+    let nested = to_nested(rec);
+    let url = rec.request_url();
+    for p in projections {
+        let run = |body: &str| p.apply(&rec.record_id, &[body.as_bytes()], &url);
+        let a = run(&flat).map_err(|e| TestCaseError::fail(format!("{e}\n{flat}")))?;
+        let b = run(&shuffled).map_err(|e| TestCaseError::fail(format!("{e}")))?;
+        let c = run(&nested).map_err(|e| TestCaseError::fail(format!("{e}\n{nested}")))?;
+        let d = p
+            .apply_naive(&rec.record_id, &[nested.as_bytes()], &url)
+            .map_err(|e| TestCaseError::fail(format!("naive: {e}")))?;
+        let rows = rows_as_json(&a.batch);
+        prop_assert_eq!(&rows, &rows_as_json(&b.batch), "flat vs shuffled flat");
+        prop_assert_eq!(
+            &rows,
+            &rows_as_json(&c.batch),
+            "flat vs nested:\n{}",
+            nested
+        );
+        prop_assert_eq!(&rows, &rows_as_json(&d.batch), "custom vs naive");
+        prop_assert_eq!(&a.conversions, &c.conversions);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn both_styles_give_identical_rows(rec in record(), order_seed in 1u64..u64::MAX) {
+        check(&rec, order_seed, &projections())?;
+    }
+
+    #[test]
+    fn generated_bench_records_agree(seed in any::<u64>()) {
+        let rec = random_record(seed, "1000000");
+        check(&rec, seed | 1, &projections())?;
+    }
+}
