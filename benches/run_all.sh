@@ -45,6 +45,7 @@ BIN="$OUT/smartsweep"
 } > "$OUT/README-figures.md"
 
 if [[ -n "${QUICK:-}" ]]; then
+  TC_RECORDS=${TC_RECORDS:-100}
   E2E_ARGS=(--records-a 100 --records-b 40 --records-b-large 200)
   MEM_ARGS=(--sizes 500,5000)
 else
@@ -88,6 +89,24 @@ if ((${#BENCHES[@]})); then
   done
 else
   echo "(no [[bench]] entries in Cargo.toml)" >> "$OUT/README-figures.md"
+fi
+
+# The transform's comparison with pyoxigraph (same records, one core), when
+# the transform stage ships its script. SKIP_TRANSFORM_COMPARE=1 skips it.
+if [[ -f benches/transform_compare.sh && -z "${SKIP_TRANSFORM_COMPARE:-}" ]]; then
+  echo "== benches/transform_compare.sh" >&2
+  {
+    echo "## Transform vs pyoxigraph (\`RECORDS=${TC_RECORDS:-500} PASSES=3 bash benches/transform_compare.sh\`)"
+    echo
+    echo '```'
+  } >> "$OUT/README-figures.md"
+  if RECORDS="${TC_RECORDS:-500}" PASSES=3 bash benches/transform_compare.sh \
+      > "$OUT/transform_compare.txt" 2> "$OUT/transform_compare.stderr"; then :; else
+    echo "transform_compare.sh failed; see $OUT/transform_compare.stderr" >&2; status=1; fi
+  # its summary: the row check and the MB/s ratio per query
+  sed -n '/^== row equality/,$p' "$OUT/transform_compare.txt" >> "$OUT/README-figures.md"
+  echo '```' >> "$OUT/README-figures.md"
+  echo >> "$OUT/README-figures.md"
 fi
 
 cat "$OUT/README-figures.md"
