@@ -82,7 +82,7 @@ if ((${#BENCHES[@]})); then
         > "$OUT/bench-$b.txt" 2> "$OUT/bench-$b.stderr"; then :; else
       echo "cargo bench --bench $b failed; see $OUT/bench-$b.stderr" >&2; status=1; fi
     # criterion's result lines (name, time, thrpt) without the change/outlier noise
-    grep -v -E '^(Benchmarking|Found [0-9]|Gnuplot|WARNING)|^ +[0-9]+ \(|change:|Performance has|No change|Change within|^$' \
+    grep -v -E '^(Benchmarking|Found [0-9]|Gnuplot|WARNING)|^ +[0-9]+ \(|change:|\[[−+-]?[0-9.]+%|Performance has|No change|Change within|^$' \
       "$OUT/bench-$b.txt" >> "$OUT/README-figures.md"
     echo '```' >> "$OUT/README-figures.md"
     echo >> "$OUT/README-figures.md"
