@@ -173,7 +173,7 @@ def run_smartsweep(binary, url, outdir, records_from=None, concurrency=16, extra
     check_rc("smartsweep run", m, errp)
     manifest = json.loads((outdir / "_manifest.json").read_text())
     m["manifest"] = {k: manifest.get(k) for k in
-                     ("records", "rows", "failed", "stage_seconds", "http", "mode",
+                     ("records", "rows", "failed", "stage_busy_seconds", "http", "mode",
                       "elapsed_s_this_invocation", "concurrency")}
     m["records"] = manifest.get("records")
     m["cmd"] = " ".join(cmd)
@@ -338,7 +338,7 @@ def main() -> int:
     a["cpu_ratio"] = a["baseline"]["cpu_ms_per_rec"] / a["smartsweep"]["cpu_ms_per_rec"]
     a["cpu_ratio_excl_imports"] = (a["baseline_cpu_ms_per_rec_excl_imports"]
                                    / a["smartsweep"]["cpu_ms_per_rec"])
-    st = ss["manifest"].get("stage_seconds") or {}
+    st = ss["manifest"].get("stage_busy_seconds") or {}
     a["smartsweep_transform_ms_per_rec"] = 1000 * (st.get("transform") or 0) / M
     res["a"] = a
     log(f"[a] rows identical: {ok} {why}")
@@ -436,7 +436,7 @@ def main() -> int:
     print(f"A cursor step at 0 ms latency (server + loopback, walker CPU excluded): "
           f"{a['R_eff_0ms']:.3f} ms.")
     print(f"smartsweep transform stage: {a['smartsweep_transform_ms_per_rec']:.3f} ms/record "
-          f"(manifest stage_seconds, summed over workers).\n")
+          f"(manifest stage_busy_seconds, summed over workers).\n")
 
     print(f"### b. cursor {R} ms, data {F} ms, {Mb} records, --concurrency {N}\n")
     rows = []
