@@ -142,8 +142,8 @@ impl RunConfig {
             // Small enough that the open row group (held in memory until it
             // is flushed) does not dominate memory; large enough for readers
             // (DuckDB's own default is 122,880 rows).
-            row_group_rows: 32 * 1024,
-            row_group_bytes: 16 * 1024 * 1024,
+            row_group_rows: 16 * 1024,
+            row_group_bytes: 8 * 1024 * 1024,
         }
     }
 }
