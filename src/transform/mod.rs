@@ -15,12 +15,36 @@
 //! column type is null in the row and reported as a [`ConversionIssue`]; a
 //! body that is not RDF/XML is a [`TransformError`] with its line and column.
 //!
-//! Speed: the graph is a purpose-built `QueryableDataset` (`graph.rs`:
-//! interned terms, flat triples, lazily built indexes, buffers reused per
-//! thread) over a lenient parse whose distinct terms are validated once. The
-//! straightforward path (a fresh `oxrdf::Dataset` per record, strict parse)
-//! is kept as [`Projection::apply_naive`] for the equivalence tests and the
-//! bench.
+//! Decisions worth knowing:
+//! - Term text: an IRI is its string, a literal its lexical value, a blank
+//!   node `_:b0`, `_:b1`, ... numbered per record in order of first
+//!   appearance (documents' own labels mean nothing across answers).
+//! - `SELECT *` projects the variables in alphabetical order (spargebra sorts
+//!   them); `FROM`/`FROM NAMED` are refused (a record is one graph).
+//! - Column conversions are documented in `convert.rs` (dates accept a full
+//!   date-time's date part; timestamps without a zone are UTC; a bare date is
+//!   midnight UTC).
+//! - `xml:lang=""` gives a plain literal, as RDF/XML says (oxrdfxml's strict
+//!   mode refuses it).
+//! - With `ORDER BY`, rows that tie keep spareval's order, which is the same
+//!   for the same bytes but may differ between two serializations of one
+//!   graph; without `ORDER BY`, `LIMIT`/`OFFSET` pick rows in that order too.
+//!
+//! Speed (see `benches/transform.rs`): the graph is a purpose-built
+//! `QueryableDataset` (`graph.rs`: interned terms, flat deduplicated triples,
+//! indexes built on first use, buffers reused per thread); the parse is
+//! oxrdfxml's lenient mode without a base IRI, with each distinct IRI, datatype
+//! and language tag checked once (`parse::check_iri`, `parse::validate_term`)
+//! and the rare relative IRI resolved here (`iri.rs`); triples whose predicate
+//! the query cannot match (`predicates.rs`) are validated, then dropped. The
+//! straightforward path (strict parse into a fresh `oxrdf::Dataset`) is kept as
+//! [`Projection::apply_naive`] for the equivalence tests and the bench.
+//!
+//! Known gaps: oxrdfxml refuses a literal split into several text events (text
+//! next to a CDATA section, or two sections): such a body is a
+//! [`TransformError`], never silently cut. Only UTF-8 bodies are read. The IRI
+//! check is syntactic (scheme, forbidden characters, `%XX`), not a full
+//! RFC 3987 parse.
 
 mod convert;
 mod error;
