@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "transform_common.rs"]
+#[path = "transform_common/mod.rs"]
 mod common;
 
 use arrow_array::cast::AsArray;
