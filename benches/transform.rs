@@ -17,15 +17,16 @@
 //! queries of `smartsweep::transform::testing::QUERIES`.
 //!
 //! Measured on the 2-core development VM (shared with other jobs, so timings
-//! vary by ±30% between runs; see `transform_compare.sh` for how the ratio is
-//! taken), 300 generated records, 21 KB each on average, one core:
+//! vary by tens of percent between runs; `transform_compare.sh` runs ours and
+//! pyoxigraph's back to back per query and takes the median of 3 rounds),
+//! 500 generated records, 20.6 KB each on average, one core, thread CPU time:
 //!
-//! | query | smartsweep | naive path | pyoxigraph 0.5 | ratio (median of 3) | instructions ratio |
+//! | query | smartsweep | naive path | pyoxigraph 0.5.13 | ratio (median) | instructions ratio |
 //! |---|---|---|---|---|---|
-//! | seed  | 48-84 MB/s | 20-29 MB/s | 21-30 MB/s | 2.36x | 1.98x |
-//! | meds  | 35-50 MB/s | 15-25 MB/s | 17-21 MB/s | 2.01x | 1.91x |
-//! | audit | 46-69 MB/s | 19-27 MB/s | 24-29 MB/s | 2.45x | 1.93x |
-//! | fills | 46-73 MB/s | 20-29 MB/s | 20-29 MB/s | 2.31x | 1.95x |
+//! | seed  | 78.0 MB/s (3,790 records/s) | 30.0 MB/s | 34.4 MB/s | 2.35x | 1.98x |
+//! | meds  | 52.5 MB/s (2,550 records/s) | 23.6 MB/s | 24.2 MB/s | 2.17x | 1.91x |
+//! | audit | 66.6 MB/s (3,240 records/s) | 28.6 MB/s | 28.3 MB/s | 2.34x | 1.93x |
+//! | fills | 64.4 MB/s (3,130 records/s) | 25.5 MB/s | 24.1 MB/s | 2.40x | 1.95x |
 //!
 //! The instruction counts (valgrind callgrind, per record, fixed costs
 //! subtracted) do not depend on the machine's load: 2.3 M (seed) to 3.3 M

@@ -538,6 +538,20 @@ fn query_problems_are_reported_all_at_once() {
 }
 
 #[test]
+fn from_and_service_are_refused() {
+    for q in [
+        "SELECT ?s FROM <http://x/g> WHERE { ?s ?p ?o }",
+        "SELECT ?s WHERE { SERVICE <http://x/sparql> { ?s ?p ?o } }",
+    ] {
+        let e = Projection::prepare(q, &BTreeMap::new()).err().unwrap();
+        assert!(
+            matches!(e.problems[..], [QueryProblem::Unsupported { .. }]),
+            "{q}: {e}"
+        );
+    }
+}
+
+#[test]
 fn select_star_and_expressions() {
     let p = prepare(
         "SELECT * WHERE { ?med a <http://smartplatforms.org/terms#Medication> ; <http://smartplatforms.org/terms#drugName> ?cv . ?cv <http://purl.org/dc/terms/title> ?name }",

@@ -162,6 +162,15 @@ impl Projection {
                 message: "FROM / FROM NAMED: each record is one graph; remove the clause".into(),
             });
         }
+        if let Query::Select { pattern, .. } = &query
+            && predicates::has_service(pattern)
+        {
+            problems.push(QueryProblem::Unsupported {
+                message: "SERVICE: a record is evaluated on its own, without federation; \
+                          remove the SERVICE clause"
+                    .into(),
+            });
+        }
         // The variables exactly as spareval reports them (SELECT * included).
         let empty = Dataset::new();
         let variables: Vec<String> = match QueryEvaluator::new().prepare(&query).execute(&empty) {

@@ -83,6 +83,28 @@ pub(crate) fn collect_pattern(p: &GraphPattern, set: &mut HashSet<String>) -> Op
     }
 }
 
+/// Whether the pattern calls a SERVICE (there is no federation per record).
+#[allow(unreachable_patterns)] // `Lateral` exists only with spargebra's sep-0006
+pub(crate) fn has_service(p: &GraphPattern) -> bool {
+    match p {
+        GraphPattern::Service { .. } => true,
+        GraphPattern::Join { left, right }
+        | GraphPattern::Union { left, right }
+        | GraphPattern::Minus { left, right }
+        | GraphPattern::LeftJoin { left, right, .. } => has_service(left) || has_service(right),
+        GraphPattern::Filter { inner, .. }
+        | GraphPattern::Extend { inner, .. }
+        | GraphPattern::OrderBy { inner, .. }
+        | GraphPattern::Group { inner, .. }
+        | GraphPattern::Graph { inner, .. }
+        | GraphPattern::Project { inner, .. }
+        | GraphPattern::Distinct { inner }
+        | GraphPattern::Reduced { inner }
+        | GraphPattern::Slice { inner, .. } => has_service(inner),
+        _ => false,
+    }
+}
+
 fn collect_path(p: &PropertyPathExpression, set: &mut HashSet<String>) -> Option<()> {
     match p {
         PropertyPathExpression::NamedNode(n) => {
@@ -179,6 +201,15 @@ mod tests {
             ),
             Some(vec!["http://x/p".to_owned()])
         );
+    }
+
+    #[test]
+    fn service_is_found() {
+        let q = "SELECT * WHERE { ?a <http://x/p> ?b OPTIONAL { SERVICE <http://x/sparql> { ?b ?q ?c } } }";
+        let Ok(Query::Select { pattern, .. }) = SparqlParser::new().parse_query(q) else {
+            panic!("not a select");
+        };
+        assert!(has_service(&pattern));
     }
 
     #[test]
