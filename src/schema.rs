@@ -26,7 +26,8 @@ pub enum ColumnType {
 
 impl ColumnType {
     /// Every accepted spelling, for error hints.
-    pub const NAMES: [&'static str; 6] = ["string", "date", "timestamp", "int64", "float64", "bool"];
+    pub const NAMES: [&'static str; 6] =
+        ["string", "date", "timestamp", "int64", "float64", "bool"];
 }
 
 impl fmt::Display for ColumnType {
