@@ -309,3 +309,54 @@ fn without_a_container_run_uses_the_embedded_sandbox_and_says_so() {
     assert!(err.contains("--api-base"), "{err}");
     assert_eq!(manifest(&out)["records"], 30);
 }
+
+#[test]
+fn json_logs_for_schedulers_and_time_based_part_closing() {
+    let mut cfg = config(60, 6);
+    cfg.data_latency = std::time::Duration::from_millis(40);
+    cfg.malformed_rate = 0.1;
+    let sb = Sandbox::start(cfg);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let out = tmp.path().join("out");
+    let o = bin()
+        .args([
+            "run",
+            "pipelines/drug_names.toml",
+            "--log-format",
+            "json",
+            "--concurrency",
+            "1",
+            "--part-records",
+            "100000",
+            "--part-seconds",
+            "1",
+            "--api-base",
+            &sb.api_base,
+            "--output",
+        ])
+        .arg(&out)
+        .output()
+        .expect("run");
+    assert_eq!(code(&o), 3, "{}", text(&o));
+    // Every log line on stderr is one JSON object; failures are among them.
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty());
+    for l in &lines {
+        let v: serde_json::Value =
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
+        assert!(v.get("level").is_some(), "{l}");
+    }
+    assert!(
+        lines.iter().any(|l| l.contains("failed at transform")),
+        "{stderr}"
+    );
+    // 60 records at 40 ms each, one at a time: over 2 s, so the 1 s part
+    // timer closed parts long before the 100,000-record bound.
+    assert!(
+        parts(&out, "parquet").len() >= 2,
+        "{:?}",
+        parts(&out, "parquet")
+    );
+    sb.stop();
+}
