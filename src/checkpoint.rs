@@ -47,10 +47,22 @@ pub struct ConversionStat {
 
 impl ConversionStat {
     /// Counts one more unconvertible value, keeping it as an example while
-    /// there are fewer than [`CONVERSION_EXAMPLES`].
+    /// there are fewer than [`CONVERSION_EXAMPLES`] distinct ones.
     pub fn record(&mut self, value: &str) {
         self.count += 1;
-        if self.examples.len() < CONVERSION_EXAMPLES {
+        self.keep_example(value);
+    }
+
+    /// Adds another tally (the pending records of a part) to this one.
+    pub fn merge(&mut self, other: &ConversionStat) {
+        self.count += other.count;
+        for value in &other.examples {
+            self.keep_example(value);
+        }
+    }
+
+    fn keep_example(&mut self, value: &str) {
+        if self.examples.len() < CONVERSION_EXAMPLES && !self.examples.iter().any(|e| e == value) {
             self.examples.push(value.to_owned());
         }
     }

@@ -100,6 +100,15 @@ fn kill_9_at_random_moments_then_resume_gives_the_rows_of_an_uninterrupted_run()
     no_leftovers(&out);
     let m = manifest(&out);
     assert_eq!(m["records"], 400);
+    // Type-conversion counts (partial dates such as `2007`) are exactly once too.
+    let clean_conversions = &manifest(&clean)["conversions"];
+    assert!(
+        clean_conversions["start_date"]["count"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0
+    );
+    assert_eq!(&m["conversions"], clean_conversions);
     assert_eq!(m["rows"].as_u64(), Some(expected.len() as u64));
     sb.stop();
 }

@@ -7,7 +7,7 @@
 //! in memory or in the `.inprogress` file only, and a resume redoes them.
 
 use super::{Done, Outcome, RunConfig, RunReport, StageTimes};
-use crate::checkpoint::{CONVERSION_EXAMPLES as EXAMPLES, Checkpoint, ConversionStat, RECENT_IDS};
+use crate::checkpoint::{Checkpoint, ConversionStat};
 use crate::extract::ClientStats;
 use crate::failure::RecordFailure;
 use crate::load::{LoadError, OutputDir, PartWriter, WriterOptions, empty_part_if_none};
@@ -86,11 +86,10 @@ impl Sink {
                     StageTimes::add(&self.times.write_ns, t0);
                 }
                 for issue in rows.conversions {
-                    let stat = self.pending_conversions.entry(issue.column).or_default();
-                    stat.count += 1;
-                    if stat.examples.len() < EXAMPLES && !stat.examples.contains(&issue.value) {
-                        stat.examples.push(issue.value);
-                    }
+                    self.pending_conversions
+                        .entry(issue.column)
+                        .or_default()
+                        .record(&issue.value);
                 }
                 self.pending_rows += n;
                 self.pending_with_rows += u64::from(n > 0);
@@ -122,37 +121,22 @@ impl Sink {
             return Ok(());
         }
         let t0 = Instant::now();
+        // The next checkpoint is built aside and only becomes ours once it
+        // is stored: a failed store leaves `self.cp` as it is on disk.
+        let mut cp = self.cp.clone();
         if let Some(part) = self.part.take() {
-            let committed = part.finish()?;
-            self.cp.parts.push(committed);
+            cp.parts.push(part.finish()?);
             self.counters.parts.fetch_add(1, Ordering::Relaxed);
         }
-        let mut cp = self.cp.clone();
-        cp.records += self.pending_ids.len() as u64;
-        cp.position += self.pending_ids.len() as u64;
+        for id in &self.pending_ids {
+            cp.mark_done(id);
+        }
         cp.rows += self.pending_rows;
         cp.records_with_rows += self.pending_with_rows;
         cp.failures.extend(self.pending_failures.iter().cloned());
         for (col, stat) in &self.pending_conversions {
-            let entry = cp.conversions.entry(col.clone()).or_default();
-            entry.count += stat.count;
-            for ex in &stat.examples {
-                if entry.examples.len() < EXAMPLES && !entry.examples.contains(ex) {
-                    entry.examples.push(ex.clone());
-                }
-            }
+            cp.conversions.entry(col.clone()).or_default().merge(stat);
         }
-        cp.watermark = self.pending_ids.last().cloned();
-        cp.recent_ids.extend(
-            self.pending_ids
-                .iter()
-                .rev()
-                .take(RECENT_IDS)
-                .rev()
-                .cloned(),
-        );
-        let excess = cp.recent_ids.len().saturating_sub(RECENT_IDS);
-        cp.recent_ids.drain(..excess);
         self.out.store_checkpoint(&cp)?;
         self.cp = cp;
         self.pending_ids.clear();
