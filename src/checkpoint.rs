@@ -219,6 +219,7 @@ mod tests {
         });
         cp.failures.push(RecordFailure {
             record_id: "r9".into(),
+            table: None,
             stage: Stage::Fetch,
             http_status: Some(503),
             attempts: 5,

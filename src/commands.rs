@@ -570,9 +570,9 @@ async fn preview(a: PreviewArgs) -> Result<u8, CliError> {
             Ok(f) => {
                 let pages: Vec<&[u8]> = f.pages.iter().map(|b| b.as_ref()).collect();
                 let base = format!("{}/records/{}/{}/", c.api_base, t.record_id, plan.resource);
-                match projection.apply(&t.record_id, &pages, &base) {
+                match projection.apply(t.record_id.as_str(), &pages, &base) {
                     Ok(rows) => batches.push(rows.batch),
-                    Err(e) => eprintln!("{}", e.into_failure(&t.record_id)),
+                    Err(e) => eprintln!("{}", e.into_failure(t.record_id.as_str())),
                 }
             }
             Err(f) => eprintln!("{f}"),

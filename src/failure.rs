@@ -4,6 +4,7 @@
 //! RDF/XML) produce a [`RecordFailure`]; the engine keeps it in the checkpoint
 //! and the load stage writes it to `_errors.csv` and `_manifest.json`.
 
+use crate::record::RecordId;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -30,7 +31,11 @@ impl fmt::Display for Stage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordFailure {
     /// The container's record id.
-    pub record_id: String,
+    pub record_id: RecordId,
+    /// The table the failure is for, in a pipeline with several tables
+    /// (`None`: every table of the record, or a single-table pipeline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
     /// Which stage gave up.
     pub stage: Stage,
     /// The last HTTP status seen, if any (none for a connection error or a
@@ -44,7 +49,11 @@ pub struct RecordFailure {
 
 impl fmt::Display for RecordFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "record `{}` failed at {}", self.record_id, self.stage)?;
+        write!(f, "record `{}`", self.record_id)?;
+        if let Some(t) = &self.table {
+            write!(f, " (table `{}`)", crate::text::escape_control(t))?;
+        }
+        write!(f, " failed at {}", self.stage)?;
         if let Some(s) = self.http_status {
             write!(f, " (HTTP {s})")?;
         }

@@ -78,7 +78,10 @@ async fn oauthlib_verifies_our_signatures() {
         .map(|t| t.unwrap())
         .collect()
         .await;
-    let ids: Vec<String> = tokens.iter().map(|t| t.record_id.clone()).collect();
+    let ids: Vec<String> = tokens
+        .iter()
+        .map(|t| t.record_id.as_str().to_owned())
+        .collect();
     assert_eq!(ids, ["1032702", "2169591", "613876", "a b@c", "x+y~z"]);
     let params = vec![
         ("rxnorm".to_string(), "312938|309309 +x".to_string()),

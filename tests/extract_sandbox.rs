@@ -36,7 +36,7 @@ async fn walk(client: &Client) -> Vec<(String, Result<Vec<bytes::Bytes>, RecordF
             let c = fetcher.clone();
             async move {
                 let r = c.fetch(&t, "medications", &[], None).await;
-                (t.record_id.clone(), r.map(|f| f.pages))
+                (t.record_id.as_str().to_owned(), r.map(|f| f.pages))
             }
         })
         .buffered(8)
@@ -284,7 +284,7 @@ async fn odd_token_characters_verify() {
         let id = &ids[i % ids.len()];
         assert!(sb.preissue_token(id, tok, sec));
         let t = RecordToken {
-            record_id: id.clone(),
+            record_id: id.clone().into(),
             token: Secret::new(*tok),
             secret: Secret::new(*sec),
         };

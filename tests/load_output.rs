@@ -320,6 +320,7 @@ fn an_output_path_that_is_a_file_is_refused() {
 fn failure(id: &str, message: &str) -> RecordFailure {
     RecordFailure {
         record_id: id.into(),
+        table: None,
         stage: Stage::Fetch,
         http_status: Some(503),
         attempts: 5,
@@ -339,6 +340,7 @@ fn errors_csv_is_rfc4180_and_only_when_needed() {
         failure("r1", "HTTP 503 after 5 attempts"),
         RecordFailure {
             record_id: "r,2".into(),
+            table: None,
             stage: Stage::Transform,
             http_status: None,
             attempts: 0,

@@ -31,6 +31,7 @@ use crate::failure::{RecordFailure, Stage};
 use crate::load::{LoadError, OutputDir, WriterOptions};
 use crate::pipeline::Plan;
 use crate::progress::{Counters, Reporter};
+use crate::record::RecordId;
 use crate::transform::{Projection, RecordRows};
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
@@ -243,13 +244,13 @@ impl Shutdown {
 
 /// One unit of work from the producer.
 struct Work {
-    record_id: String,
+    record_id: RecordId,
     token: Result<RecordToken, RecordFailure>,
 }
 
 /// One record's result, back in order.
 pub(crate) struct Done {
-    pub record_id: String,
+    pub record_id: RecordId,
     pub result: Result<RecordRows, RecordFailure>,
 }
 
@@ -440,14 +441,15 @@ pub async fn run(
                 let joined = tokio::task::spawn_blocking(move || {
                     let pages: Vec<&[u8]> = fetched.pages.iter().map(|b| b.as_ref()).collect();
                     projection
-                        .apply(&record_id, &pages, &base)
-                        .map_err(|e| e.into_failure(&record_id))
+                        .apply(record_id.as_str(), &pages, &base)
+                        .map_err(|e| e.into_failure(record_id.as_str()))
                 })
                 .await;
                 StageTimes::add(&times.transform_ns, t0);
                 let result = joined.unwrap_or_else(|e| {
                     Err(RecordFailure {
                         record_id: w.record_id.clone(),
+                        table: None,
                         stage: Stage::Transform,
                         http_status: None,
                         attempts: 0,
@@ -674,7 +676,7 @@ async fn produce_cursor(
             return Ok(());
         }
         current = tokio::select! {
-            r = client.next(&id) => r?,
+            r = client.next(id.as_str()) => r?,
             _ = stop.wait_for(|s| *s) => return Ok(()),
         };
     }
@@ -714,7 +716,7 @@ async fn resume_after(
                         break;
                     }
                     let id = tok.record_id.clone();
-                    t = client.next(&id).await?;
+                    t = client.next(id.as_str()).await?;
                 }
                 return Ok(t);
             }
@@ -728,11 +730,11 @@ async fn resume_after(
     );
     let mut t = client.first().await?;
     while let Some(tok) = &t {
-        if tok.record_id.as_bytes() > watermark.as_bytes() {
+        if tok.record_id.as_str().as_bytes() > watermark.as_bytes() {
             break;
         }
         let id = tok.record_id.clone();
-        t = client.next(&id).await?;
+        t = client.next(id.as_str()).await?;
     }
     Ok(t)
 }
@@ -756,7 +758,8 @@ async fn produce_known(
             Ok(t) => Ok(t),
             Err(e) if e.is_fatal_credentials() => return Err(e),
             Err(e) => Err(RecordFailure {
-                record_id: id.clone(),
+                record_id: RecordId::new(id.clone()),
+                table: None,
                 stage: Stage::Fetch,
                 http_status: e.status(),
                 attempts: 0,
@@ -767,7 +770,7 @@ async fn produce_known(
             &tx,
             &mut stop,
             Work {
-                record_id: id,
+                record_id: RecordId::new(id),
                 token,
             },
         )

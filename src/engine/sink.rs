@@ -28,7 +28,7 @@ pub(crate) struct Sink {
     times: Arc<StageTimes>,
     part: Option<PartWriter>,
     /// Records taken since the last commit, in order.
-    pending_ids: Vec<String>,
+    pending_ids: Vec<crate::record::RecordId>,
     pending_rows: u64,
     pending_with_rows: u64,
     pending_failures: Vec<RecordFailure>,
@@ -129,7 +129,7 @@ impl Sink {
             self.counters.parts.fetch_add(1, Ordering::Relaxed);
         }
         for id in &self.pending_ids {
-            cp.mark_done(id);
+            cp.mark_done(id.as_str());
         }
         cp.rows += self.pending_rows;
         cp.records_with_rows += self.pending_with_rows;

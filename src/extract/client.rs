@@ -29,6 +29,7 @@ use super::ExtractError;
 use super::oauth::{authorization_header_at, percent_encode};
 use super::retry::{RetryPolicy, is_transient_status, parse_retry_after};
 use crate::failure::{RecordFailure, Stage};
+use crate::record::RecordId;
 use crate::secret::Secret;
 
 /// Path segments are sent percent-encoded, except unreserved characters and
@@ -103,7 +104,7 @@ impl ClientConfig {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecordToken {
     /// The container's record id.
-    pub record_id: String,
+    pub record_id: RecordId,
     /// `oauth_token`.
     pub token: Secret,
     /// `oauth_token_secret`.
@@ -419,7 +420,8 @@ impl Client {
     ) -> Result<Fetched, RecordFailure> {
         let record_id = token.record_id.as_str();
         let fail = |status: Option<u16>, attempts: u32, message: String| RecordFailure {
-            record_id: record_id.to_owned(),
+            record_id: RecordId::new(record_id),
+            table: None,
             stage: Stage::Fetch,
             http_status: status,
             attempts,
@@ -986,7 +988,7 @@ fn parse_token_answer(body: &[u8]) -> Result<RecordToken, String> {
     }
     match (token, secret, record) {
         (Some(t), Some(s), Some(r)) if missing.is_empty() => Ok(RecordToken {
-            record_id: r,
+            record_id: RecordId::new(r),
             token: Secret::new(t),
             secret: Secret::new(s),
         }),

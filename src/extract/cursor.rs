@@ -42,7 +42,7 @@ pub fn cursor(
             };
             match result {
                 Ok(Some(token)) => {
-                    let next = Step::Ask(Some(token.record_id.clone()));
+                    let next = Step::Ask(Some(token.record_id.as_str().to_owned()));
                     Some((Ok(token), (client, next)))
                 }
                 Ok(None) => None,

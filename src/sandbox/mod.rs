@@ -389,3 +389,9 @@ async fn wait_for_stop() -> std::io::Result<()> {
         tokio::signal::ctrl_c().await
     }
 }
+
+/// True when the embedded sandbox serves `resource` (a pipeline naming
+/// another one would fail every record against it).
+pub fn serves(resource: &str) -> bool {
+    resource == "medications"
+}

@@ -102,7 +102,8 @@ impl TransformError {
     /// The record failure for the errors output (stage `transform`).
     pub fn into_failure(self, record_id: &str) -> RecordFailure {
         RecordFailure {
-            record_id: record_id.to_owned(),
+            record_id: crate::record::RecordId::new(record_id),
+            table: None,
             stage: Stage::Transform,
             http_status: None,
             attempts: 0,
