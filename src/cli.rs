@@ -166,9 +166,10 @@ pub struct SourceArgs {
 /// Where and how output is written.
 #[derive(Debug, Clone, Args)]
 pub struct OutputArgs {
-    /// Output directory (overrides `output.path`).
-    #[arg(long, short, value_name = "DIR")]
-    pub output: Option<PathBuf>,
+    /// Output directory or object-store URL (`s3://bucket/prefix`,
+    /// `gs://...`, `az://...`, `file://...`); overrides `output.path`.
+    #[arg(long, short, value_name = "DIR|URL")]
+    pub output: Option<String>,
     /// Output format (overrides `output.format`).
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,
@@ -189,6 +190,21 @@ pub struct OutputArgs {
     /// of the records seen (`0.05`, `5%`).
     #[arg(long, value_name = "N|FRACTION")]
     pub max_failed: Option<String>,
+}
+
+impl OutputArgs {
+    /// The settings of `preview` (which writes nothing to disk).
+    pub fn for_preview() -> OutputArgs {
+        OutputArgs {
+            output: None,
+            format: None,
+            compression: None,
+            fresh: true,
+            part_records: 10_000,
+            part_seconds: 3600,
+            max_failed: None,
+        }
+    }
 }
 
 /// `run`
@@ -225,6 +241,9 @@ pub struct PreviewArgs {
     /// How many records to fetch.
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub records: u64,
+    /// Show only this table of a multi-table pipeline.
+    #[arg(long, value_name = "NAME")]
+    pub table: Option<String>,
     /// Source and credentials.
     #[command(flatten)]
     pub source: SourceArgs,

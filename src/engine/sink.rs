@@ -1,247 +1,290 @@
-//! The sink side of a run: records in cursor order go into the open part;
-//! a commit closes the part and only then moves the checkpoint.
+//! The sink side of a run: each chain's records, in that chain's order, go
+//! into its open parts (one per table); a commit closes them and only then
+//! moves the checkpoint.
 //!
-//! Invariant: everything in the checkpoint (watermark, position, parts, rows,
-//! failures, conversion counts) describes exactly the records up to the
-//! watermark, all of whose rows are in committed parts. Records after it are
-//! in memory or in the `.inprogress` file only, and a resume redoes them.
+//! Invariant: everything in the checkpoint (each chain's watermark and
+//! position, each table's parts, rows and conversion counts, the failures)
+//! describes exactly the records up to each chain's watermark, all of whose
+//! rows are in committed parts. Later records are in memory or in
+//! `.inprogress` files only, and a resume redoes them.
 
-use super::{Done, Outcome, RunConfig, RunReport, StageTimes};
-use crate::checkpoint::{Checkpoint, ConversionStat};
-use crate::extract::ClientStats;
+use super::stats::{Slowest, StageTimes};
+use super::work::Done;
+use crate::checkpoint::{Checkpoint, Sample, TableState};
 use crate::failure::RecordFailure;
-use crate::load::{LoadError, OutputDir, PartWriter, WriterOptions, empty_part_if_none};
+use crate::load::names::part_file_name;
+use crate::load::{Destination, LoadError, TableWriter, WriterOptions};
 use crate::progress::Counters;
+use crate::record::RecordId;
 use arrow_schema::SchemaRef;
-use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+/// One table as the sink sees it.
+#[derive(Debug, Clone)]
+pub(crate) struct SinkTable {
+    pub name: String,
+    pub dir: String,
+    pub schema: SchemaRef,
+}
+
+/// One chain's uncommitted records.
+#[derive(Debug, Default)]
+struct Pending {
+    writers: Vec<Option<TableWriter>>,
+    ids: Vec<RecordId>,
+    tables: Vec<TableState>,
+    failures: Vec<RecordFailure>,
+}
+
+/// The sink of a run: the destination, the checkpoint, and every chain's
+/// pending records.
 pub(crate) struct Sink {
-    out: OutputDir,
-    schema: SchemaRef,
+    pub dest: Box<dyn Destination>,
+    pub cp: Checkpoint,
+    tables: Vec<SinkTable>,
     opts: WriterOptions,
-    cp: Checkpoint,
+    pending: Vec<Pending>,
+    /// Parts are named with their chain when the run has several.
+    chain_names: bool,
     counters: Arc<Counters>,
     times: Arc<StageTimes>,
-    part: Option<PartWriter>,
-    /// Records taken since the last commit, in order.
-    pending_ids: Vec<crate::record::RecordId>,
-    pending_rows: u64,
-    pending_with_rows: u64,
-    pending_failures: Vec<RecordFailure>,
-    pending_conversions: BTreeMap<String, ConversionStat>,
+    pub slowest: Slowest,
+    /// Seconds of earlier invocations, and when this one started.
+    elapsed_before: f64,
+    started: Instant,
 }
 
 impl Sink {
     pub(crate) fn new(
-        out: OutputDir,
-        schema: SchemaRef,
-        opts: WriterOptions,
+        dest: Box<dyn Destination>,
         cp: Checkpoint,
+        tables: Vec<SinkTable>,
+        opts: WriterOptions,
         counters: Arc<Counters>,
         times: Arc<StageTimes>,
-    ) -> Self {
+    ) -> Sink {
+        let chains = cp.chains.len();
+        let pending = (0..chains)
+            .map(|_| Pending {
+                writers: tables.iter().map(|_| None).collect(),
+                tables: tables.iter().map(|_| TableState::default()).collect(),
+                ..Pending::default()
+            })
+            .collect();
         Sink {
-            out,
-            schema,
-            opts,
+            elapsed_before: cp.elapsed_s,
+            dest,
             cp,
+            tables,
+            opts,
+            pending,
+            chain_names: chains > 1,
             counters,
             times,
-            part: None,
-            pending_ids: Vec::new(),
-            pending_rows: 0,
-            pending_with_rows: 0,
-            pending_failures: Vec::new(),
-            pending_conversions: BTreeMap::new(),
+            slowest: Slowest::default(),
+            started: Instant::now(),
         }
     }
 
-    pub(crate) fn errors_path(&self) -> PathBuf {
-        self.out.path().join("_errors.csv")
+    /// Seconds of the run so far, over every invocation.
+    pub(crate) fn elapsed_s(&self) -> f64 {
+        self.elapsed_before + self.started.elapsed().as_secs_f64()
     }
 
-    /// Take one record's result.
-    pub(crate) fn add(&mut self, done: Done, _part_records: u64) -> Result<(), LoadError> {
-        match done.result {
-            Ok(rows) => {
-                let n = rows.batch.num_rows() as u64;
-                if n > 0 {
-                    let t0 = Instant::now();
-                    if self.part.is_none() {
-                        let index = self.next_part_index();
-                        self.part = Some(PartWriter::create(
-                            self.out.path(),
-                            index,
-                            self.schema.clone(),
-                            &self.opts,
-                        )?);
-                    }
-                    if let Some(part) = self.part.as_mut() {
-                        part.write(&rows.batch)?;
-                    }
-                    StageTimes::add(&self.times.write_ns, t0);
-                }
-                for issue in rows.conversions {
-                    self.pending_conversions
-                        .entry(issue.column)
-                        .or_default()
-                        .record(&issue.value);
-                }
-                self.pending_rows += n;
-                self.pending_with_rows += u64::from(n > 0);
-                self.counters.rows.fetch_add(n, Ordering::Relaxed);
+    fn part_name(&self, chain: usize) -> String {
+        let index = self.cp.chains.get(chain).map_or(0, |c| c.next_part);
+        let c = self.chain_names.then_some(chain as u32);
+        part_file_name(c, index, self.opts.format.extension())
+    }
+
+    /// Takes one record's result (chain `chain`).
+    pub(crate) fn add(&mut self, chain: usize, done: Done) -> Result<(), LoadError> {
+        self.slowest.add(&done.record_id, done.elapsed);
+        let t0 = Instant::now();
+        let mut failed = false;
+        match done.tables {
+            Err(f) => {
+                tracing::warn!("{f}");
+                self.pending[chain].failures.push(f);
+                failed = true;
             }
-            Err(failure) => {
-                tracing::warn!("{failure}");
-                self.pending_failures.push(failure);
-                self.counters.failed.fetch_add(1, Ordering::Relaxed);
+            Ok(results) => {
+                for (t, result) in results.into_iter().enumerate() {
+                    match result {
+                        Ok(rows) => self.add_rows(chain, t, rows)?,
+                        Err(f) => {
+                            tracing::warn!("{f}");
+                            self.pending[chain].failures.push(f);
+                            failed = true;
+                        }
+                    }
+                }
             }
         }
-        self.pending_ids.push(done.record_id);
+        StageTimes::add(&self.times.write_ns, t0);
+        self.pending[chain].ids.push(done.record_id);
         self.counters.records.fetch_add(1, Ordering::Relaxed);
+        if failed {
+            self.counters.failed.fetch_add(1, Ordering::Relaxed);
+        }
         Ok(())
     }
 
-    pub(crate) fn part_is_due(&self, part_records: u64) -> bool {
-        self.pending_ids.len() as u64 >= part_records.max(1)
+    fn add_rows(
+        &mut self,
+        chain: usize,
+        t: usize,
+        rows: crate::transform::RecordRows,
+    ) -> Result<(), LoadError> {
+        let n = rows.batch.num_rows() as u64;
+        if n > 0 {
+            if self.pending[chain].writers[t].is_none() {
+                let name = self.part_name(chain);
+                let table = &self.tables[t];
+                self.pending[chain].writers[t] =
+                    Some(TableWriter::new(&table.dir, &name, table.schema.clone()));
+            }
+            if let Some(w) = self.pending[chain].writers[t].as_mut() {
+                w.write(self.dest.as_ref(), &self.opts, &rows.batch)?;
+            }
+        }
+        let state = &mut self.pending[chain].tables[t];
+        for issue in rows.conversions {
+            state
+                .conversions
+                .entry(issue.column)
+                .or_default()
+                .record(&issue.value);
+        }
+        state.rows += n;
+        state.records_with_rows += u64::from(n > 0);
+        self.counters.rows.fetch_add(n, Ordering::Relaxed);
+        Ok(())
     }
 
-    fn next_part_index(&self) -> u32 {
-        self.cp.next_part_index()
+    /// Records chain `chain` has taken since its last commit.
+    pub(crate) fn pending_records(&self, chain: usize) -> usize {
+        self.pending[chain].ids.len()
     }
 
-    /// Close the open part (footer, fsync, rename) and then move the
-    /// checkpoint past every pending record. Nothing pending: nothing to do.
-    pub(crate) fn commit(&mut self) -> Result<(), LoadError> {
-        if self.pending_ids.is_empty() {
+    /// Closes chain `chain`'s open parts and then moves the checkpoint past
+    /// its pending records. Nothing pending: nothing to do.
+    pub(crate) fn commit(&mut self, chain: usize) -> Result<(), LoadError> {
+        if self.pending[chain].ids.is_empty() {
             return Ok(());
         }
         let t0 = Instant::now();
         // The next checkpoint is built aside and only becomes ours once it
-        // is stored: a failed store leaves `self.cp` as it is on disk.
+        // is stored: a failed store leaves `self.cp` as it is stored.
         let mut cp = self.cp.clone();
-        if let Some(part) = self.part.take() {
-            cp.parts.push(part.finish()?);
-            self.counters.parts.fetch_add(1, Ordering::Relaxed);
+        let pending = &mut self.pending[chain];
+        let mut wrote = false;
+        for (t, slot) in pending.writers.iter_mut().enumerate() {
+            if let Some(w) = slot.take() {
+                let parts = w.finish()?;
+                wrote |= !parts.is_empty();
+                self.counters
+                    .parts
+                    .fetch_add(parts.len() as u64, Ordering::Relaxed);
+                pending.tables[t].parts = parts;
+            }
         }
-        for id in &self.pending_ids {
-            cp.mark_done(id.as_str());
+        if wrote && let Some(c) = cp.chains.get_mut(chain) {
+            c.next_part += 1;
         }
-        cp.rows += self.pending_rows;
-        cp.records_with_rows += self.pending_with_rows;
-        cp.failures.extend(self.pending_failures.iter().cloned());
-        for (col, stat) in &self.pending_conversions {
-            cp.conversions.entry(col.clone()).or_default().merge(stat);
+        for (t, state) in pending.tables.iter_mut().enumerate() {
+            cp.table_mut(&self.tables[t].name).merge(state);
+            *state = TableState::default();
         }
-        self.out.store_checkpoint(&cp)?;
+        for id in pending.ids.drain(..) {
+            cp.mark_done(chain, &id);
+        }
+        cp.failures.append(&mut pending.failures);
+        cp.elapsed_s = self.elapsed_before + self.started.elapsed().as_secs_f64();
+        cp.sample(Sample {
+            t: cp.elapsed_s,
+            records: cp.records,
+            rows: cp.rows(),
+        });
+        self.dest.store_checkpoint(&cp)?;
         self.cp = cp;
-        self.pending_ids.clear();
-        self.pending_rows = 0;
-        self.pending_with_rows = 0;
-        self.pending_failures.clear();
-        self.pending_conversions.clear();
         StageTimes::add(&self.times.write_ns, t0);
         Ok(())
     }
 
-    /// Drop the open part after a write error; the checkpoint stays as it was.
+    /// Commits every chain.
+    pub(crate) fn commit_all(&mut self) -> Result<(), LoadError> {
+        for c in 0..self.pending.len() {
+            self.commit(c)?;
+        }
+        Ok(())
+    }
+
+    /// Notes that chain `chain` reached its end (after its last commit).
+    pub(crate) fn chain_finished(&mut self, chain: usize) -> Result<(), LoadError> {
+        self.commit(chain)?;
+        let mut cp = self.cp.clone();
+        if let Some(c) = cp.chains.get_mut(chain) {
+            if c.finished {
+                return Ok(());
+            }
+            c.finished = true;
+        }
+        self.dest.store_checkpoint(&cp)?;
+        self.cp = cp;
+        Ok(())
+    }
+
+    /// Drops every open part after a write error; the checkpoint stays as
+    /// it was.
     pub(crate) fn abandon(&mut self) {
-        if let Some(part) = self.part.take() {
-            part.abort();
+        for p in &mut self.pending {
+            for w in p.writers.iter_mut().filter_map(Option::take) {
+                w.abort();
+            }
         }
     }
 
     /// `_errors.csv` from the committed failures (kept current while a run
     /// is interrupted or aborted, so an on-call engineer can look).
     pub(crate) fn write_errors(&self) -> Result<(), LoadError> {
-        self.out.write_errors_csv(&self.cp.failures)
+        self.dest.write_errors(&self.cp.failures)
     }
 
-    pub(crate) fn report(&self, outcome: Outcome, elapsed: Duration, resumed: bool) -> RunReport {
-        RunReport {
-            outcome,
-            output: self.out.path().to_path_buf(),
-            records: self.cp.records,
-            rows: self.cp.rows,
-            records_with_rows: self.cp.records_with_rows,
-            failures: self.cp.failures.clone(),
-            parts: self.cp.parts.len(),
-            elapsed,
-            resumed,
+    /// Gives every table without a part an empty one, so that readers of
+    /// `part-*.parquet` find the schema. Returns how many it wrote.
+    pub(crate) fn empty_parts(&mut self) -> Result<u64, LoadError> {
+        let mut cp = self.cp.clone();
+        let mut wrote = 0;
+        for table in &self.tables {
+            if !cp.table_mut(&table.name).parts.is_empty() {
+                continue;
+            }
+            let name = self.part_name(0);
+            let path = if table.dir.is_empty() {
+                name
+            } else {
+                format!("{}/{name}", table.dir)
+            };
+            let part = crate::load::empty_part(
+                self.dest.as_ref(),
+                &path,
+                table.schema.clone(),
+                &self.opts,
+            )?;
+            cp.table_mut(&table.name).parts.push(part);
+            wrote += 1;
         }
-    }
-
-    /// The end of a complete run: an empty part if there is none (so readers
-    /// of `part-*.parquet` find the schema), `_errors.csv`, `_manifest.json`
-    /// and `_SUCCESS` last.
-    pub(crate) fn finish(
-        &mut self,
-        cfg: &RunConfig,
-        hash: &str,
-        http: &ClientStats,
-        elapsed: Duration,
-        resumed: bool,
-    ) -> Result<RunReport, LoadError> {
-        self.commit()?;
-        if empty_part_if_none(&self.out, &mut self.cp, self.schema.clone(), &self.opts)? {
-            self.counters.parts.fetch_add(1, Ordering::Relaxed);
+        if wrote > 0 {
+            if let Some(c) = cp.chains.get_mut(0) {
+                c.next_part += 1;
+            }
+            self.dest.store_checkpoint(&cp)?;
+            self.cp = cp;
+            self.counters.parts.fetch_add(wrote, Ordering::Relaxed);
         }
-        self.write_errors()?;
-        let outcome = if self.cp.failures.is_empty() {
-            Outcome::Complete
-        } else {
-            Outcome::CompleteWithFailures
-        };
-        let secs = |ns: &std::sync::atomic::AtomicU64| ns.load(Ordering::Relaxed) as f64 / 1e9;
-        let plan = &cfg.plan;
-        let manifest = serde_json::json!({
-            "smartsweep_version": env!("CARGO_PKG_VERSION"),
-            "status": match outcome { Outcome::Complete => "complete", _ => "complete_with_failures" },
-            "pipeline": {
-                "name": plan.name,
-                "file": plan.source_file.display().to_string(),
-                "hash": hash,
-                "resource": plan.resource,
-                "filters": plan.filters,
-                "page_size": plan.page_size,
-                "sparql": plan.sparql,
-                "columns": plan.columns.iter().map(|(k, v)| (k.clone(), v.to_string())).collect::<BTreeMap<_, _>>(),
-                "format": plan.format.to_string(),
-                "compression": plan.compression.to_string(),
-            },
-            "run_id": self.cp.run_id,
-            "api_base": cfg.client.api_base,
-            "app_id": plan.app_id,
-            "mode": self.cp.mode,
-            "started_at": self.cp.started_at,
-            "finished_at": chrono::Utc::now().to_rfc3339(),
-            "elapsed_s_this_invocation": elapsed.as_secs_f64(),
-            "resumed": resumed,
-            "concurrency": cfg.concurrency,
-            "records": self.cp.records,
-            "rows": self.cp.rows,
-            "failed": self.cp.failures.len(),
-            "failures": self.cp.failures,
-            "parts": self.cp.parts,
-            "conversions": self.cp.conversions,
-            // Busy time per stage, summed over concurrent records: at 16
-            // fetches in flight, "fetch" grows 16 times faster than the clock.
-            "stage_busy_seconds": {
-                "fetch": secs(&self.times.fetch_ns),
-                "transform": secs(&self.times.transform_ns),
-                "write": secs(&self.times.write_ns),
-            },
-            "http": {
-                "requests": http.requests,
-                "retries": http.retries,
-                "token_remints": http.remints,
-            },
-        });
-        self.out.finish(&manifest)?;
-        Ok(self.report(outcome, elapsed, resumed))
+        Ok(wrote)
     }
 }

@@ -20,6 +20,7 @@ pub mod cursor;
 pub mod inputs;
 pub mod oauth;
 pub mod retry;
+pub mod walk;
 
 use std::path::PathBuf;
 

@@ -135,6 +135,56 @@ pub enum LoadError {
         path: PathBuf,
     },
 
+    /// Something in the output that smartsweep cannot prove it wrote (no
+    /// checkpoint or manifest of ours names it) where it would have to
+    /// delete or overwrite it, or a `_SUCCESS` marker of another tool.
+    #[error(
+        "`{path}` holds `{name}`, which smartsweep did not write (no checkpoint or manifest of ours names it)\nhint: {hint}"
+    )]
+    NotOurs {
+        /// The output.
+        path: PathBuf,
+        /// The entry, relative to the output.
+        name: String,
+        /// What to do.
+        hint: String,
+    },
+
+    /// The output directory can be written by other users.
+    #[error(
+        "the output directory `{path}` is writable by other users (mode {mode:o}) and is not ours to tighten\nhint: use a directory only you can write (chmod go-w), or choose another --output"
+    )]
+    Insecure {
+        /// The directory.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+
+    /// Another run took over the output (its checkpoint changed under us).
+    #[error(
+        "another run took over `{path}`: the checkpoint changed since this run last wrote it\nhint: two runs must not share one output; let the other run finish, or choose another --output"
+    )]
+    ClaimLost {
+        /// The checkpoint.
+        path: PathBuf,
+    },
+
+    /// The output location cannot be used (unknown scheme, refused
+    /// credentials, a bucket that does not exist, a store that failed).
+    #[error("{message}\nhint: {hint}")]
+    Store {
+        /// The location (credentials redacted).
+        path: PathBuf,
+        /// What happened.
+        message: String,
+        /// What to do.
+        hint: String,
+        /// True when the problem is in the command line (exit 2), false when
+        /// the store refused or failed (exit 1).
+        usage: bool,
+    },
+
     /// The rows could not be encoded (for example a batch whose schema is
     /// not the part's schema).
     #[error("cannot encode rows into `{path}`: {message}")]
@@ -188,6 +238,9 @@ impl LoadError {
                 | LoadError::Locked { .. }
                 | LoadError::BadCheckpoint { .. }
                 | LoadError::PartTampered { .. }
+                | LoadError::NotOurs { .. }
+                | LoadError::Insecure { .. }
+                | LoadError::Store { usage: true, .. }
         )
     }
 
@@ -205,6 +258,10 @@ impl LoadError {
             | LoadError::BadCheckpoint { path, .. }
             | LoadError::PartTampered { path, .. }
             | LoadError::PartExists { path }
+            | LoadError::NotOurs { path, .. }
+            | LoadError::Insecure { path, .. }
+            | LoadError::ClaimLost { path }
+            | LoadError::Store { path, .. }
             | LoadError::Encode { path, .. } => path,
         }
     }

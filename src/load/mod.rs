@@ -1,57 +1,75 @@
-//! The load stage: Parquet and CSV part files and the commit protocol that
-//! makes a run exactly-once and resumable.
+//! The load stage: where output goes, and the commit protocol that makes a
+//! run exactly-once and resumable.
 //!
-//! It owns everything under `--output`:
+//! The engine sees one seam, [`Destination`]: claim the output (lock or
+//! conditional put; read its previous state; refuse a changed pipeline),
+//! write parts, commit parts together with the checkpoint, finish
+//! (`_manifest.json`, `_report.html`, `_SUCCESS`), and read a finished
+//! output back. Destinations are registered in [`destination::open`] (one
+//! line each):
 //!
-//! ```text
-//! part-00000.parquet      committed parts (or .csv), each one a complete file
-//! part-00001.parquet.inprogress   the part being written (never read by anyone)
-//! _checkpoint.json        while running: what is committed, and where to resume
-//! _errors.csv             records that failed (only when some did)
-//! _manifest.json          at the end: counts, timings, parts, failures, versions
-//! _SUCCESS                written last: the output is complete
-//! ```
+//! - [`Output`] over a [`Store`]: the commit protocol, written once, over a
+//!   local directory ([`LocalStore`]) or an object store;
+//! - a Delta Lake table on top of it.
 //!
-//! The protocol (design section 3):
+//! The layout is in [`names`]. The protocol (design section 3):
 //!
-//! 1. [`PartWriter`] writes `part-NNNNN.<ext>.inprogress`; [`PartWriter::finish`]
-//!    closes it (footer), fsyncs it, renames it to `part-NNNNN.<ext>` and
-//!    fsyncs the directory.
-//! 2. Only then does the engine add the part to the [`Checkpoint`] and
-//!    call [`OutputDir::store_checkpoint`] (temp file, fsync, rename,
-//!    directory fsync).
-//! 3. At the end: [`OutputDir::write_errors_csv`], then
-//!    [`OutputDir::finish`] (`_manifest.json`, then `_SUCCESS`, then the
-//!    checkpoint is removed).
+//! 1. [`Output::open`] stores a checkpoint before anything else is written,
+//!    so every part in the output is provably ours;
+//! 2. [`PartWriter`] encodes a part into a [`PartSink`] (`.inprogress` temp
+//!    file, or a multipart upload); [`PartWriter::finish`] makes it visible
+//!    under its final name at once;
+//! 3. only then does the engine add the part to the checkpoint and call
+//!    [`Destination::store_checkpoint`] (atomic, or conditional on an
+//!    object store);
+//! 4. at the end: `_errors.csv`, `_manifest.json`, `_report.html`, then
+//!    `_SUCCESS`, then the checkpoint is removed.
 //!
 //! **Invariant:** a part is committed if and only if the checkpoint lists
-//! it. A part that was renamed but not yet checkpointed (a kill between
-//! steps 1 and 2) is uncommitted: [`OutputDir::open`] deletes it on resume,
-//! together with every `*.inprogress` file, and the engine redoes its
-//! records. So whatever instant a run dies at, the committed parts plus a
-//! resume hold each row exactly once.
+//! it. A part that became visible but was not yet checkpointed (a kill
+//! between steps 2 and 3) is uncommitted: [`Output::open`] deletes it on
+//! resume (its number is at or past its chain's `next_part`, which proves
+//! it is ours), together with every `*.inprogress` file of ours, and the
+//! engine redoes its records. So whatever instant a run dies at, the
+//! committed parts plus a resume hold each row exactly once.
 //!
-//! Files are created 0600 and directories 0700: the output holds clinical
-//! data.
-//!
-//! [`Checkpoint`]: crate::checkpoint::Checkpoint
+//! Files are created 0600, without following symlinks, and directories
+//! 0700: the output holds clinical data.
 
+pub mod destination;
 mod error;
+mod errors_csv;
 pub mod fsutil;
+mod local;
+pub mod manifest;
+mod memory;
+pub mod names;
 mod output;
 mod part;
+pub mod store;
+mod table;
 
+pub use destination::{Claim, Destination, Location, Opened};
 pub use error::LoadError;
-pub use output::{
-    CHECKPOINT_FILE, ERRORS_FILE, MANIFEST_FILE, OutputDir, SUCCESS_FILE, empty_part_if_none,
+pub use errors_csv::errors_csv;
+pub use local::LocalStore;
+pub use manifest::Manifest;
+pub use memory::{MemoryFiles, MemoryStore};
+pub use names::{
+    CHECKPOINT_FILE, ERRORS_FILE, MANIFEST_FILE, PLAN_FILE, REPORT_FILE, SUCCESS_FILE,
+    part_file_name,
 };
-pub use part::{CommittedPart, PartWriter, ZSTD_LEVEL, parse_part_index, part_file_name};
+pub use output::Output;
+pub use output::empty_part;
+pub use part::{CommittedPart, PartWriter, ZSTD_LEVEL};
+pub use store::{PartSink, Store};
+pub use table::TableWriter;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-/// The output file format.
+/// The output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
@@ -60,21 +78,37 @@ pub enum Format {
     Parquet,
     /// RFC 4180 CSV, UTF-8, a header in every part.
     Csv,
+    /// A Delta Lake table (Parquet parts plus a transaction log).
+    Delta,
 }
 
 impl Format {
-    /// The file extension, without the dot.
+    /// The part files' extension, without the dot.
     pub fn extension(self) -> &'static str {
+        self.part_format().name()
+    }
+
+    /// The format of the part files (Delta parts are Parquet).
+    pub fn part_format(self) -> Format {
+        match self {
+            Format::Delta => Format::Parquet,
+            f => f,
+        }
+    }
+
+    /// The name in pipelines and on the command line.
+    pub fn name(self) -> &'static str {
         match self {
             Format::Parquet => "parquet",
             Format::Csv => "csv",
+            Format::Delta => "delta",
         }
     }
 }
 
 impl fmt::Display for Format {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.extension())
+        f.write_str(self.name())
     }
 }
 
@@ -84,8 +118,9 @@ impl FromStr for Format {
         match s {
             "parquet" => Ok(Format::Parquet),
             "csv" => Ok(Format::Csv),
+            "delta" => Ok(Format::Delta),
             other => Err(format!(
-                "unknown output format `{other}` (expected `parquet` or `csv`)"
+                "unknown output format `{other}` (expected `parquet`, `csv` or `delta`)"
             )),
         }
     }
@@ -170,7 +205,7 @@ mod tests {
 
     #[test]
     fn format_and_compression_parse_and_print() {
-        for f in [Format::Parquet, Format::Csv] {
+        for f in [Format::Parquet, Format::Csv, Format::Delta] {
             assert_eq!(f.to_string().parse::<Format>(), Ok(f));
             let json = serde_json::to_string(&f).unwrap();
             assert_eq!(json, format!("\"{f}\""));

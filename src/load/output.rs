@@ -1,431 +1,483 @@
-//! The output directory: opening (new, resume, fresh, refuse), the
-//! checkpoint, `_errors.csv`, and the final `_manifest.json` + `_SUCCESS`.
+//! [`Output`]: the commit protocol (see the [module docs](super)), written
+//! once over any [`Store`].
+//!
+//! What `open` may touch: only what smartsweep can prove it wrote. That is
+//! what our checkpoint or manifest lists, a part numbered at or past its
+//! chain's `next_part` next to our checkpoint (written after the
+//! checkpoint, never committed), and our own temp names. A directory with
+//! no checkpoint and no manifest of ours must be empty (dot files aside);
+//! a `_SUCCESS` without our manifest is another tool's, and refused.
 
-use super::fsutil::{self, atomic_write, create_dir_all, remove_if_exists, sync_dir};
-use super::part::parse_part_index;
-use super::{LoadError, PartWriter, WriterOptions};
-use crate::checkpoint::{Checkpoint, CheckpointError};
+use super::destination::{Claim, Destination, Opened};
+use super::errors_csv::errors_csv;
+use super::manifest::Manifest;
+use super::names::{
+    CHECKPOINT_FILE, ERRORS_FILE, INPROGRESS_SUFFIX, MANIFEST_FILE, REPORT_FILE, SUCCESS_FILE,
+    TMP_SUFFIX, parse_part_name,
+};
+use super::store::{Listed, Store};
+use super::{Format, LoadError, PartWriter, WriterOptions};
+use crate::checkpoint::{Checkpoint, CheckpointError, CommittedPart};
 use crate::failure::RecordFailure;
-use arrow_array::{RecordBatch, StringArray, UInt16Array, UInt32Array};
-use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use std::fs;
-use std::io;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use arrow_schema::SchemaRef;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
 
-/// The checkpoint file, present while a run is unfinished.
-pub const CHECKPOINT_FILE: &str = "_checkpoint.json";
-/// The failed records, present when any record failed.
-pub const ERRORS_FILE: &str = "_errors.csv";
-/// The run manifest, written at the end.
-pub const MANIFEST_FILE: &str = "_manifest.json";
-/// The marker of a finished output, written last.
-pub const SUCCESS_FILE: &str = "_SUCCESS";
-
-/// What an entry of the output directory is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Entry {
-    /// `part-NNNNN.<ext>`: committed if the checkpoint lists it.
-    Part,
-    /// Ours and always garbage on open: `*.inprogress`, `*.tmp` of our files.
-    Garbage,
-    /// `_checkpoint.json`, `_manifest.json`, `_errors.csv`, `_SUCCESS`.
-    Control,
-    /// Not ours: never touched.
-    Foreign,
-}
-
-fn classify(name: &str) -> Entry {
-    const CONTROL: [&str; 4] = [CHECKPOINT_FILE, ERRORS_FILE, MANIFEST_FILE, SUCCESS_FILE];
-    if CONTROL.contains(&name) {
-        return Entry::Control;
-    }
-    if let Some(base) = name.strip_suffix(".tmp")
-        && CONTROL.contains(&base)
-    {
-        return Entry::Garbage;
-    }
-    if parse_part_index(name).is_some() {
-        if let Some(base) = name.strip_suffix(".inprogress") {
-            if is_part_name(base) {
-                return Entry::Garbage;
-            }
-        } else if is_part_name(name) {
-            return Entry::Part;
-        }
-    }
-    Entry::Foreign
-}
-
-/// `part-<digits>.parquet` or `part-<digits>.csv`.
-fn is_part_name(name: &str) -> bool {
-    let Some(rest) = name.strip_prefix("part-") else {
-        return false;
-    };
-    let Some((digits, ext)) = rest.split_once('.') else {
-        return false;
-    };
-    !digits.is_empty()
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && (ext == "parquet" || ext == "csv")
-}
-
-/// The `--output` directory of a run. See the [module docs](super) for the
-/// layout and the commit protocol.
+/// The commit protocol over a [`Store`].
 #[derive(Debug)]
-pub struct OutputDir {
-    path: PathBuf,
-    /// The directory itself, opened and `flock`ed exclusively for as long
-    /// as this value lives: two runs on one output (an overlapping nightly
-    /// job, a second terminal) would otherwise corrupt each other.
-    _lock: fs::File,
+pub struct Output {
+    store: Box<dyn Store>,
+    /// Control files' directory (`""` or a shard's).
+    control: String,
+    /// The stored checkpoint's version (conditional replacement).
+    version: Option<String>,
 }
 
-impl OutputDir {
-    /// Opens (creating it, mode 0700, when missing) the output directory
-    /// for a run of the pipeline whose hash is `pipeline_hash`.
-    ///
-    /// - `_SUCCESS` present: refused with [`LoadError::AlreadyFinished`]
-    ///   unless `fresh`.
-    /// - A non-empty directory with no smartsweep file at all (dot files
-    ///   aside) is refused ([`LoadError::ForeignDirectory`]), even with
-    ///   `fresh`: smartsweep never deletes what it did not write, and never
-    ///   mixes its parts into someone else's directory.
-    /// - `fresh`: our files are removed (`_SUCCESS` first), others kept;
-    ///   returns no checkpoint.
-    /// - `_checkpoint.json` present: it is read (a newer version or an
-    ///   unreadable file is an error naming it), a different pipeline hash
-    ///   is refused ([`LoadError::PipelineChanged`]); `*.inprogress` and
-    ///   temp files and every part the checkpoint does not list are deleted
-    ///   (renamed but never checkpointed = uncommitted); each listed part
-    ///   must exist with its recorded size ([`LoadError::PartTampered`]
-    ///   otherwise). Returns the checkpoint to resume from.
-    /// - No checkpoint: nothing was committed; leftovers of ours are
-    ///   deleted and no checkpoint is returned.
-    pub fn open(
-        path: &Path,
-        pipeline_hash: &str,
-        fresh: bool,
-    ) -> Result<(OutputDir, Option<Checkpoint>), LoadError> {
-        match fs::metadata(path) {
-            Ok(m) if m.is_dir() => {}
-            Ok(_) => {
-                return Err(LoadError::NotADirectory {
-                    path: path.to_path_buf(),
-                });
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                create_dir_all(path)?;
-                sync_parent(path)?;
-            }
-            Err(e) => return Err(LoadError::io("open", path, e)),
+/// What a listed file is to a claim.
+#[derive(Debug, PartialEq, Eq)]
+enum Kind {
+    /// One of our control files (or its temp file).
+    Control,
+    /// A part file name of this pipeline: `(chain, index)`, and whether it
+    /// is `.inprogress`.
+    Part(u32, u32, bool),
+    /// A dot file: never ours, never in the way.
+    Hidden,
+    /// Anything else.
+    Other,
+}
+
+impl Output {
+    /// The protocol over `store`.
+    pub fn new(store: Box<dyn Store>) -> Output {
+        Output {
+            store,
+            control: String::new(),
+            version: None,
         }
-        let lock = fs::File::open(path).map_err(|e| LoadError::io("open", path, e))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(fs::TryLockError::WouldBlock) => {
-                return Err(LoadError::Locked {
-                    path: path.to_path_buf(),
-                });
-            }
-            Err(fs::TryLockError::Error(e)) => return Err(LoadError::io("lock", path, e)),
+    }
+
+    fn ctl(&self, name: &str) -> String {
+        if self.control.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{}/{name}", self.control)
         }
-        let dir = OutputDir {
-            path: path.to_path_buf(),
-            _lock: lock,
+    }
+
+    fn path_of(&self, rel: &str) -> PathBuf {
+        PathBuf::from(self.store.describe_path(rel))
+    }
+
+    fn classify(&self, claim: &Claim, listed: &Listed) -> Kind {
+        let path = listed.path.as_str();
+        let name = path.rsplit('/').next().unwrap_or(path);
+        if name.starts_with('.') {
+            return Kind::Hidden;
+        }
+        let controls = [
+            CHECKPOINT_FILE,
+            MANIFEST_FILE,
+            ERRORS_FILE,
+            REPORT_FILE,
+            SUCCESS_FILE,
+        ];
+        for c in controls {
+            let full = self.ctl(c);
+            if path == full || path.strip_suffix(TMP_SUFFIX) == Some(full.as_str()) {
+                return Kind::Control;
+            }
+        }
+        let dir = match path.rsplit_once('/') {
+            Some((d, _)) => d,
+            None => "",
         };
-        let entries = dir.list()?;
-        let ours = entries.iter().any(|(_, kind)| *kind != Entry::Foreign);
-        if !ours && let Some((name, _)) = entries.iter().find(|(name, _)| !name.starts_with('.')) {
-            return Err(LoadError::ForeignDirectory {
-                path: dir.path.clone(),
-                example: name.clone(),
-            });
-        }
-        let has = |name: &str| entries.iter().any(|(n, _)| n == name);
-
-        if has(SUCCESS_FILE) && !fresh {
-            return Err(LoadError::AlreadyFinished {
-                path: dir.path.clone(),
-            });
-        }
-        // Fail now, before any network call, if the directory cannot be
-        // written (read-only mount, permissions).
-        dir.probe_writable()?;
-        if fresh || !has(CHECKPOINT_FILE) {
-            // Nothing committed (or the user asked to start over): every
-            // file of ours goes, `_SUCCESS` first so that a crash midway
-            // never leaves a "finished" output with parts missing.
-            let mut ours: Vec<&String> = entries
-                .iter()
-                .filter(|(_, kind)| *kind != Entry::Foreign)
-                .map(|(name, _)| name)
-                .collect();
-            ours.sort_by_key(|name| name.as_str() != SUCCESS_FILE);
-            for name in ours {
-                dir.remove(name, "leftover")?;
+        let in_table_dir = claim.table_dirs.iter().any(|t| in_table(dir, t));
+        let ext = claim.format.extension();
+        match (in_table_dir, parse_part_name(name, &[ext])) {
+            (true, Some((chain, index))) => {
+                Kind::Part(chain.unwrap_or(0), index, name.ends_with(INPROGRESS_SUFFIX))
             }
-            sync_dir(&dir.path)?;
-            return Ok((dir, None));
+            _ => Kind::Other,
         }
+    }
 
-        let cp_path = dir.path.join(CHECKPOINT_FILE);
-        let bytes = fs::read(&cp_path).map_err(|e| LoadError::io("read", &cp_path, e))?;
-        let cp = Checkpoint::from_json(&bytes).map_err(|e| LoadError::BadCheckpoint {
-            path: cp_path.clone(),
-            message: match e {
-                CheckpointError::Newer { .. } => {
-                    format!("{e}; use the smartsweep that wrote it")
-                }
-                CheckpointError::Corrupt(_) => e.to_string(),
-            },
-        })?;
-        if cp.pipeline_hash != pipeline_hash {
+    fn read_checkpoint_file(&self) -> Result<Option<Checkpoint>, LoadError> {
+        let rel = self.ctl(CHECKPOINT_FILE);
+        let Some(bytes) = self.store.read(&rel)? else {
+            return Ok(None);
+        };
+        Checkpoint::from_json(&bytes)
+            .map(Some)
+            .map_err(|e| LoadError::BadCheckpoint {
+                path: self.path_of(&rel),
+                message: match e {
+                    CheckpointError::Newer { .. } => {
+                        format!("{e}; use the smartsweep that wrote it")
+                    }
+                    CheckpointError::Older { .. } => format!(
+                        "{e}; finish it with that smartsweep, or pass --fresh to start over"
+                    ),
+                    CheckpointError::Corrupt(_) => e.to_string(),
+                },
+            })
+    }
+
+    fn read_manifest_file(&self) -> Result<Option<Manifest>, LoadError> {
+        let rel = self.ctl(MANIFEST_FILE);
+        let Some(bytes) = self.store.read(&rel)? else {
+            return Ok(None);
+        };
+        Manifest::from_json(&bytes)
+            .map(Some)
+            .map_err(|message| LoadError::BadCheckpoint {
+                path: self.path_of(&rel),
+                message: format!("not a smartsweep manifest: {message}"),
+            })
+    }
+
+    /// Checks every committed part: present, of its size and hash.
+    fn check_parts<'a>(
+        &self,
+        parts: impl Iterator<Item = &'a CommittedPart>,
+        listed: &[Listed],
+    ) -> Result<(), LoadError> {
+        for part in parts {
+            let path = self.path_of(&part.file);
+            let Some(found) = listed.iter().find(|l| l.path == part.file) else {
+                return Err(LoadError::PartTampered {
+                    path,
+                    problem: "missing".to_owned(),
+                });
+            };
+            if found.size != part.bytes {
+                return Err(LoadError::PartTampered {
+                    path,
+                    problem: format!("{} bytes, expected {}", found.size, part.bytes),
+                });
+            }
+            let digest = sha256_of(self.store.as_ref(), &part.file)?;
+            if digest != part.sha256 {
+                return Err(LoadError::PartTampered {
+                    path,
+                    problem: format!("changed (sha256 {digest}, expected {})", part.sha256),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn remove(&self, rel: &str, why: &str) -> Result<(), LoadError> {
+        if self.store.delete(rel)? {
+            tracing::info!(path = %self.store.describe_path(rel), "removed {why} file");
+        }
+        Ok(())
+    }
+
+    /// Resume: refuse a changed pipeline or a tampered part, then remove
+    /// what the interrupted run left uncommitted.
+    fn resume(
+        &mut self,
+        claim: &Claim,
+        cp: Checkpoint,
+        listed: &[Listed],
+    ) -> Result<Opened, LoadError> {
+        if cp.pipeline_hash != claim.hash {
             return Err(LoadError::PipelineChanged {
-                path: dir.path.clone(),
-                expected: pipeline_hash.to_owned(),
+                path: PathBuf::from(self.store.describe()),
+                expected: claim.hash.clone(),
                 found: cp.pipeline_hash,
             });
         }
-        // Check the committed parts before deleting anything, so that a
-        // tampered output is reported untouched.
-        for part in &cp.parts {
-            let part_path = dir.path.join(&part.file);
-            if !is_part_name(&part.file) {
-                return Err(LoadError::BadCheckpoint {
-                    path: cp_path.clone(),
-                    message: format!("`{}` is not a part file name", part.file),
-                });
-            }
-            match fs::metadata(&part_path) {
-                Ok(m) if m.is_file() && m.len() == part.bytes => {}
-                Ok(m) => {
-                    return Err(LoadError::PartTampered {
-                        path: part_path,
-                        problem: format!("{} bytes, expected {}", m.len(), part.bytes),
-                    });
-                }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    return Err(LoadError::PartTampered {
-                        path: part_path,
-                        problem: "missing".to_owned(),
-                    });
-                }
-                Err(e) => return Err(LoadError::io("inspect", &part_path, e)),
-            }
-        }
+        // Check before deleting anything, so a tampered output is reported
+        // untouched.
+        self.check_parts(cp.parts(), listed)?;
+        let committed: BTreeSet<&str> = cp.parts().map(|p| p.file.as_str()).collect();
         let mut removed = false;
-        for (name, kind) in &entries {
-            let stale = match kind {
-                Entry::Garbage => true,
-                Entry::Part => !cp.parts.iter().any(|p| &p.file == name),
-                // A manifest without `_SUCCESS` is from a finish that did not
-                // complete; it is rewritten at the end.
-                Entry::Control => name == MANIFEST_FILE,
-                Entry::Foreign => false,
+        for l in listed {
+            let stale = match self.classify(claim, l) {
+                Kind::Control => {
+                    l.path != self.ctl(CHECKPOINT_FILE) && l.path != self.ctl(ERRORS_FILE)
+                }
+                Kind::Part(chain, index, inprogress) => {
+                    if committed.contains(l.path.as_str()) {
+                        false
+                    } else if !self.owns_chain(claim, chain) {
+                        continue;
+                    } else if self.written_after(&cp, chain, index) {
+                        true
+                    } else if inprogress {
+                        false
+                    } else {
+                        return Err(self.not_ours(
+                            &l.path,
+                            "remove it (or move it elsewhere), or choose another --output",
+                        ));
+                    }
+                }
+                Kind::Hidden | Kind::Other => false,
             };
             if stale {
-                dir.remove(name, "uncommitted")?;
+                self.remove(&l.path, "uncommitted")?;
                 removed = true;
             }
         }
         if removed {
-            sync_dir(&dir.path)?;
+            self.store.sync()?;
         }
-        Ok((dir, Some(cp)))
+        self.version = self.store.version(&self.ctl(CHECKPOINT_FILE))?;
+        // Claim it: on an object store, the conditional write fails for the
+        // second of two runs that read the same checkpoint.
+        self.store_checkpoint(&cp)?;
+        Ok(Opened::Resume(Box::new(cp)))
     }
 
-    /// The directory.
-    pub fn path(&self) -> &Path {
-        &self.path
+    fn owns_chain(&self, claim: &Claim, chain: u32) -> bool {
+        claim.chains.as_ref().is_none_or(|c| c.contains(&chain))
     }
 
-    /// Opens part `index` in this directory (see [`PartWriter::create`]).
-    pub fn create_part(
+    /// A part numbered at or past its chain's `next_part` was started after
+    /// the checkpoint was stored, by the run that stored it.
+    fn written_after(&self, cp: &Checkpoint, chain: u32, index: u32) -> bool {
+        cp.chains
+            .get(chain as usize)
+            .is_some_and(|c| index >= c.next_part)
+    }
+
+    fn not_ours(&self, rel: &str, hint: &str) -> LoadError {
+        LoadError::NotOurs {
+            path: PathBuf::from(self.store.describe()),
+            name: crate::text::escape_control(rel).into_owned(),
+            hint: hint.to_owned(),
+        }
+    }
+
+    /// `--fresh` on an output of ours: remove exactly what our checkpoint or
+    /// manifest lists (and our own uncommitted leftovers), `_SUCCESS` first.
+    fn clear_ours(
         &self,
-        index: u32,
+        claim: &Claim,
+        cp: Option<&Checkpoint>,
+        manifest: Option<&Manifest>,
+        listed: &[Listed],
+    ) -> Result<(), LoadError> {
+        let mut ours: BTreeSet<String> = BTreeSet::new();
+        if let Some(cp) = cp {
+            ours.extend(cp.parts().map(|p| p.file.clone()));
+        }
+        if let Some(m) = manifest {
+            ours.extend(m.parts.iter().map(|p| p.file.clone()));
+        }
+        if manifest.is_some() {
+            self.remove(&self.ctl(SUCCESS_FILE), "finished-output")?;
+        }
+        for l in listed {
+            let remove = match self.classify(claim, l) {
+                Kind::Control => l.path != self.ctl(SUCCESS_FILE),
+                Kind::Part(chain, index, _) => {
+                    ours.contains(&l.path)
+                        || cp.is_some_and(|cp| {
+                            self.owns_chain(claim, chain) && self.written_after(cp, chain, index)
+                        })
+                }
+                Kind::Hidden | Kind::Other => false,
+            };
+            if remove {
+                self.remove(&l.path, "previous-run")?;
+            }
+        }
+        self.store.sync()
+    }
+
+    /// Refuses part-like files that are not ours before a fresh start.
+    fn refuse_foreign_parts(&self, claim: &Claim, listed: &[Listed]) -> Result<(), LoadError> {
+        for l in listed {
+            if let Kind::Part(chain, _, _) = self.classify(claim, l)
+                && self.owns_chain(claim, chain)
+            {
+                return Err(self.not_ours(
+                    &l.path,
+                    "it would clash with this run's parts: remove it, or choose another --output",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// True when `dir` is the table directory `table` or a Hive partition
+/// directory under it (`col=value` segments only).
+fn in_table(dir: &str, table: &str) -> bool {
+    let rest = if table.is_empty() {
+        dir
+    } else if dir == table {
+        return true;
+    } else {
+        match dir.strip_prefix(table).and_then(|r| r.strip_prefix('/')) {
+            Some(r) => r,
+            None => return false,
+        }
+    };
+    rest.is_empty()
+        || rest
+            .split('/')
+            .all(|seg| seg.contains('=') && !seg.starts_with('='))
+}
+
+/// The SHA-256 of a stored file, streamed.
+pub(crate) fn sha256_of(store: &dyn Store, rel: &str) -> Result<String, LoadError> {
+    struct Hasher(Sha256);
+    impl std::io::Write for Hasher {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut h = Hasher(Sha256::new());
+    store.read_into(rel, &mut h)?;
+    Ok(h.0.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+impl Destination for Output {
+    fn describe(&self) -> String {
+        self.store.describe()
+    }
+
+    fn open(&mut self, claim: &Claim) -> Result<Opened, LoadError> {
+        self.control = claim.control_dir.trim_matches('/').to_owned();
+        self.store.prepare()?;
+        let listed = self.store.list()?;
+        let has = |rel: &str| listed.iter().any(|l| l.path == rel);
+        let cp = self.read_checkpoint_file()?;
+        let manifest = if has(&self.ctl(MANIFEST_FILE)) {
+            self.read_manifest_file()?
+        } else {
+            None
+        };
+        let finished = has(&self.ctl(SUCCESS_FILE));
+        if finished && manifest.is_none() {
+            return Err(self.not_ours(
+                &self.ctl(SUCCESS_FILE),
+                "this output was written by another tool (a `_SUCCESS` without smartsweep's `_manifest.json`); choose another --output",
+            ));
+        }
+        if !claim.fresh {
+            if finished && let Some(m) = &manifest {
+                if m.pipeline.hash == claim.hash {
+                    return Ok(Opened::Finished(Box::new(m.clone())));
+                }
+                return Err(LoadError::PipelineChanged {
+                    path: PathBuf::from(self.store.describe()),
+                    expected: claim.hash.clone(),
+                    found: m.pipeline.hash.clone(),
+                });
+            }
+            if let Some(cp) = cp {
+                return self.resume(claim, cp, &listed);
+            }
+        }
+        if cp.is_some() || manifest.is_some() {
+            self.clear_ours(claim, cp.as_ref(), manifest.as_ref(), &listed)?;
+            let left = self.store.list()?;
+            self.refuse_foreign_parts(claim, &left)?;
+        } else if claim.control_dir.is_empty() {
+            if let Some(l) = listed
+                .iter()
+                .find(|l| self.classify(claim, l) != Kind::Hidden)
+            {
+                return Err(LoadError::ForeignDirectory {
+                    path: PathBuf::from(self.store.describe()),
+                    example: crate::text::escape_control(&l.path).into_owned(),
+                });
+            }
+        } else {
+            self.refuse_foreign_parts(claim, &listed)?;
+        }
+        self.version = None;
+        Ok(Opened::New)
+    }
+
+    fn create_part(
+        &self,
+        path: &str,
         schema: SchemaRef,
         opts: &WriterOptions,
     ) -> Result<PartWriter, LoadError> {
-        PartWriter::create(&self.path, index, schema, opts)
+        let sink = self.store.create_part(path)?;
+        PartWriter::new(path.to_owned(), sink, schema, opts)
     }
 
-    /// Replaces `_checkpoint.json` atomically (temp file 0600, fsync,
-    /// rename, directory fsync). On failure the previous checkpoint is
-    /// intact.
-    pub fn store_checkpoint(&self, cp: &Checkpoint) -> Result<(), LoadError> {
+    fn store_checkpoint(&mut self, cp: &Checkpoint) -> Result<(), LoadError> {
+        let rel = self.ctl(CHECKPOINT_FILE);
         let bytes = cp.to_json().map_err(|e| LoadError::BadCheckpoint {
-            path: self.path.join(CHECKPOINT_FILE),
+            path: self.path_of(&rel),
             message: e.to_string(),
         })?;
-        atomic_write(&self.path, CHECKPOINT_FILE, &bytes)
+        self.store.put_checkpoint(&rel, &bytes, &mut self.version)
     }
 
-    /// Writes `_errors.csv` (header `record_id,stage,http_status,attempts,message`,
-    /// RFC 4180, CRLF) atomically when `failures` is not empty; removes a
-    /// stale one when it is.
-    pub fn write_errors_csv(&self, failures: &[RecordFailure]) -> Result<(), LoadError> {
-        let path = self.path.join(ERRORS_FILE);
+    fn write_errors(&self, failures: &[RecordFailure]) -> Result<(), LoadError> {
+        let rel = self.ctl(ERRORS_FILE);
         if failures.is_empty() {
-            if remove_if_exists(&path)? {
-                sync_dir(&self.path)?;
+            if self.store.delete(&rel)? {
+                self.store.sync()?;
             }
             return Ok(());
         }
-        let bytes = errors_csv(failures).map_err(|e| LoadError::Encode {
-            path: path.clone(),
-            message: e,
+        self.store.put(&rel, &errors_csv(failures))
+    }
+
+    fn write_report(&self, html: &[u8]) -> Result<(), LoadError> {
+        self.store.put(&self.ctl(REPORT_FILE), html)
+    }
+
+    fn finish(&mut self, manifest: &Manifest) -> Result<(), LoadError> {
+        let rel = self.ctl(MANIFEST_FILE);
+        let bytes = manifest.to_json().map_err(|message| LoadError::Encode {
+            path: self.path_of(&rel),
+            message,
         })?;
-        atomic_write(&self.path, ERRORS_FILE, &bytes)
-    }
-
-    /// Finishes the output: `_manifest.json` (atomic), then the empty
-    /// `_SUCCESS` marker last, a directory fsync, and then the checkpoint is
-    /// removed (the manifest holds everything it held).
-    pub fn finish(&self, manifest: &serde_json::Value) -> Result<(), LoadError> {
-        let manifest_path = self.path.join(MANIFEST_FILE);
-        let mut bytes = serde_json::to_vec_pretty(manifest).map_err(|e| LoadError::Encode {
-            path: manifest_path,
-            message: e.to_string(),
-        })?;
-        bytes.push(b'\n');
-        atomic_write(&self.path, MANIFEST_FILE, &bytes)?;
-        atomic_write(&self.path, SUCCESS_FILE, b"")?;
-        if remove_if_exists(&self.path.join(CHECKPOINT_FILE))? {
-            sync_dir(&self.path)?;
+        self.store.put(&rel, &bytes)?;
+        self.store.put(&self.ctl(SUCCESS_FILE), b"")?;
+        if self.store.delete(&self.ctl(CHECKPOINT_FILE))? {
+            self.store.sync()?;
         }
         Ok(())
     }
 
-    /// Creates and removes a temp file of ours (`_checkpoint.json.tmp`, which
-    /// is garbage by definition).
-    fn probe_writable(&self) -> Result<(), LoadError> {
-        let probe = fsutil::tmp_path(&self.path.join(CHECKPOINT_FILE));
-        drop(fsutil::create_file(&probe)?);
-        remove_if_exists(&probe)?;
-        Ok(())
+    fn read_manifest(&self) -> Result<Option<Manifest>, LoadError> {
+        self.read_manifest_file()
     }
 
-    fn list(&self) -> Result<Vec<(String, Entry)>, LoadError> {
-        let read = fs::read_dir(&self.path).map_err(|e| LoadError::io("list", &self.path, e))?;
-        let mut entries = Vec::new();
-        for entry in read {
-            let entry = entry.map_err(|e| LoadError::io("list", &self.path, e))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let mut kind = classify(&name);
-            // A directory named like one of our files is not ours.
-            if kind != Entry::Foreign
-                && entry
-                    .file_type()
-                    .map_err(|e| LoadError::io("inspect", &entry.path(), e))?
-                    .is_dir()
-            {
-                kind = Entry::Foreign;
-            }
-            entries.push((name, kind));
-        }
-        entries.sort();
-        Ok(entries)
+    fn read_checkpoint(&self) -> Result<Option<Checkpoint>, LoadError> {
+        self.read_checkpoint_file()
     }
 
-    fn remove(&self, name: &str, why: &str) -> Result<(), LoadError> {
-        let path = self.path.join(name);
-        if remove_if_exists(&path)? {
-            tracing::info!(path = %path.display(), "removed {why} file");
-        }
-        Ok(())
+    fn store(&self) -> &dyn Store {
+        self.store.as_ref()
     }
 }
 
-/// fsyncs the parent of a directory just created, so the new directory
-/// entry itself is durable.
-fn sync_parent(path: &Path) -> Result<(), LoadError> {
-    match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => sync_dir(parent),
-        _ => Ok(()),
-    }
-}
-
-fn errors_csv(failures: &[RecordFailure]) -> Result<Vec<u8>, String> {
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("record_id", DataType::Utf8, false),
-        Field::new("stage", DataType::Utf8, false),
-        Field::new("http_status", DataType::UInt16, true),
-        Field::new("attempts", DataType::UInt32, false),
-        Field::new("message", DataType::Utf8, false),
-    ]));
-    let batch = RecordBatch::try_new(
-        schema,
-        vec![
-            Arc::new(StringArray::from_iter_values(
-                failures.iter().map(|f| f.record_id.as_str()),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                failures.iter().map(|f| f.stage.to_string()),
-            )),
-            Arc::new(UInt16Array::from_iter(
-                failures.iter().map(|f| f.http_status),
-            )),
-            Arc::new(UInt32Array::from_iter_values(
-                failures.iter().map(|f| f.attempts),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                failures.iter().map(|f| f.message.as_str()),
-            )),
-        ],
-    )
-    .map_err(|e| e.to_string())?;
-    let mut out = Vec::new();
-    {
-        let mut w = super::part::csv_builder().build(&mut out);
-        w.write(&batch).map_err(|e| e.to_string())?;
-    }
-    Ok(out)
-}
-
-/// Makes sure a finished output has at least one part, so that readers
+/// Makes sure a finished table has at least one part, so that readers
 /// given `out/*.parquet` (DuckDB, Spark, pandas) find the schema instead of
-/// failing on an empty glob.
-///
-/// When `cp` lists no part (a run that produced zero rows), writes an
-/// empty part `part-00000.<ext>` (Parquet: schema and footer, no row
-/// group; CSV: the header only), adds it to `cp` and stores the
-/// checkpoint. Returns whether it wrote one. The engine calls it right
-/// before [`OutputDir::finish`].
-pub fn empty_part_if_none(
-    out: &OutputDir,
-    cp: &mut Checkpoint,
+/// failing on an empty glob: an empty part (Parquet: schema and footer, no
+/// row group; CSV: the header only) at `path`.
+pub fn empty_part(
+    dest: &dyn Destination,
+    path: &str,
     schema: SchemaRef,
     opts: &WriterOptions,
-) -> Result<bool, LoadError> {
-    if !cp.parts.is_empty() {
-        return Ok(false);
-    }
-    let part = out
-        .create_part(cp.next_part_index(), schema, opts)?
-        .finish()?;
-    cp.parts.push(part);
-    out.store_checkpoint(cp)?;
-    Ok(true)
+) -> Result<CommittedPart, LoadError> {
+    dest.create_part(path, schema, opts)?.finish()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn classifies_names() {
-        assert_eq!(classify("part-00000.parquet"), Entry::Part);
-        assert_eq!(classify("part-00012.csv"), Entry::Part);
-        assert_eq!(classify("part-00012.csv.inprogress"), Entry::Garbage);
-        assert_eq!(classify("_checkpoint.json.tmp"), Entry::Garbage);
-        assert_eq!(classify("_manifest.json.tmp"), Entry::Garbage);
-        assert_eq!(classify("_SUCCESS"), Entry::Control);
-        assert_eq!(classify("_errors.csv"), Entry::Control);
-        assert_eq!(classify("part-00012.json"), Entry::Foreign);
-        assert_eq!(classify("part-00012.csv.bak"), Entry::Foreign);
-        assert_eq!(classify("part-abc.csv"), Entry::Foreign);
-        assert_eq!(classify("notes.txt"), Entry::Foreign);
-        assert_eq!(classify("x.inprogress"), Entry::Foreign);
+impl Format {
+    /// True when `name` is a part file name this format writes.
+    pub fn is_part_name(self, name: &str) -> bool {
+        parse_part_name(name, &[self.extension()]).is_some() && !name.ends_with(INPROGRESS_SUFFIX)
     }
 }

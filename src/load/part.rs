@@ -1,72 +1,43 @@
-//! One part file: [`PartWriter`] writes `part-NNNNN.<ext>.inprogress` and
-//! commits it to `part-NNNNN.<ext>` in [`PartWriter::finish`].
+//! One part file: [`PartWriter`] encodes Arrow batches (Parquet or CSV)
+//! into a [`PartSink`] (a temp file, a multipart upload) and commits it in
+//! [`PartWriter::finish`].
 //!
 //! The commit is: close the encoder (the Parquet footer, or the CSV
-//! writer's last bytes), fsync the file, rename it to its final name, fsync
-//! the directory. Only a part that went through all four steps carries a
-//! final name, so no corrupt file ever does. A [`PartWriter`] that is
-//! dropped without [`PartWriter::finish`] removes its temp file (it never
+//! writer's last bytes), then [`PartSink::commit`], which makes the part
+//! durable and visible under its final name at once (fsync and rename;
+//! complete the upload). Only a part that went through both steps carries
+//! a final name, so no corrupt file ever does. A [`PartWriter`] that is
+//! dropped without [`PartWriter::finish`] abandons its sink (it never
 //! finishes a file in `Drop`).
 //!
 //! The bytes are hashed (SHA-256) and counted as they are written, so
 //! [`CommittedPart`] costs no second read of the file.
 
-use super::fsutil::{self, create_file};
+use super::local::LocalStore;
+use super::names::part_file_name;
+use super::store::{PartSink, Store};
 use super::{Compression, Format, LoadError, WriterOptions};
+pub use crate::checkpoint::CommittedPart;
 use arrow_array::{Array, RecordBatch, make_array};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression as PqCompression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// The zstd level used for `Compression::Zstd` (zstd's own default).
 pub const ZSTD_LEVEL: i32 = 3;
 
-/// A part that is durably on disk under its final name: what the checkpoint
-/// and the manifest record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CommittedPart {
-    /// File name inside the output directory, e.g. `part-00000.parquet`.
-    pub file: String,
-    /// Number of data rows (the CSV header is not a row).
-    pub rows: u64,
-    /// Size of the file in bytes.
-    pub bytes: u64,
-    /// SHA-256 of the file, lowercase hex.
-    pub sha256: String,
-}
-
-/// The final file name of part `index`: `part-00042.parquet`.
-///
-/// Five digits keep the names in order up to 99,999 parts; beyond that the
-/// number simply grows wider.
-pub fn part_file_name(index: u32, format: Format) -> String {
-    format!("part-{index:05}.{}", format.extension())
-}
-
-/// The index of a part file name (final or `.inprogress`), if it is one.
-pub fn parse_part_index(name: &str) -> Option<u32> {
-    let rest = name.strip_prefix("part-")?;
-    let digits = rest.split('.').next()?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
-}
-
-/// The file under the encoder: counts and hashes the bytes, and remembers
+/// The sink under the encoder: counts and hashes the bytes, and remembers
 /// the first IO error so that it can be classified (disk full, read-only)
 /// even when the encoder wraps it into a string.
 struct HashingFile {
-    file: File,
+    sink: Box<dyn PartSink>,
     hasher: Sha256,
     bytes: u64,
     shared: Arc<Shared>,
@@ -83,7 +54,7 @@ struct Shared {
 
 impl Write for HashingFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self.file.write(buf) {
+        match self.sink.write(buf) {
             Ok(n) => {
                 self.hasher.update(&buf[..n]);
                 self.bytes += n as u64;
@@ -99,7 +70,7 @@ impl Write for HashingFile {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.file.flush()
+        self.sink.flush()
     }
 }
 
@@ -156,9 +127,10 @@ fn copy_io_error(e: &io::Error) -> io::Error {
 /// Writes one part file. See the module documentation for the commit
 /// protocol.
 pub struct PartWriter {
-    dir: PathBuf,
-    file_name: String,
-    tmp_path: PathBuf,
+    /// The part's path relative to the output root.
+    file: String,
+    /// Where it is being written, for messages.
+    describe: String,
     schema: SchemaRef,
     encoder: Option<Encoder>,
     /// Small batches waiting to be written as one (see [`WriterOptions::stage_rows`]).
@@ -170,14 +142,14 @@ pub struct PartWriter {
     /// Set by the first failed write: the encoder is gone and the part can
     /// only be abandoned (a CSV encoder must not be closed after an error).
     failed: Option<String>,
-    /// The temp file exists and is ours to remove (not yet renamed).
-    tmp_exists: bool,
+    /// The partition values of the part, if the table is partitioned.
+    partition: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for PartWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PartWriter")
-            .field("path", &self.tmp_path)
+            .field("path", &self.describe)
             .field("rows", &self.rows)
             .finish_non_exhaustive()
     }
@@ -269,36 +241,39 @@ fn relabel(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, Arrow
 }
 
 impl PartWriter {
-    /// Opens `dir/part-NNNNN.<ext>.inprogress` (mode 0600) for part `index`.
-    ///
-    /// Refuses when the final name already exists (it would be overwritten
-    /// by the commit). A CSV part gets its header at once, so even an empty
-    /// part has one.
+    /// Opens `dir/part-NNNNN.<ext>.inprogress` (mode 0600) for part
+    /// `index`: a part in a local directory (see [`PartWriter::new`]).
     pub fn create(
         dir: &Path,
         index: u32,
         schema: SchemaRef,
         opts: &WriterOptions,
     ) -> Result<PartWriter, LoadError> {
-        let file_name = part_file_name(index, opts.format);
-        let final_path = dir.join(&file_name);
-        let tmp_path = dir.join(format!("{file_name}.inprogress"));
-        match fs::symlink_metadata(&final_path) {
-            Ok(_) => return Err(LoadError::PartExists { path: final_path }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(LoadError::io("inspect", &final_path, e)),
-        }
+        let name = part_file_name(None, index, opts.format.extension());
+        let sink = LocalStore::new(dir).create_part(&name)?;
+        PartWriter::new(name, sink, schema, opts)
+    }
+
+    /// Starts encoding part `file` (its path relative to the output root)
+    /// into `sink`. A CSV part gets its header at once, so even an empty
+    /// part has one.
+    pub fn new(
+        file: String,
+        sink: Box<dyn PartSink>,
+        schema: SchemaRef,
+        opts: &WriterOptions,
+    ) -> Result<PartWriter, LoadError> {
         let shared = Arc::new(Shared::default());
+        let describe = sink.describe();
         let sink = HashingFile {
-            file: create_file(&tmp_path)?,
+            sink,
             hasher: Sha256::new(),
             bytes: 0,
             shared: Arc::clone(&shared),
         };
         let mut writer = PartWriter {
-            dir: dir.to_path_buf(),
-            file_name,
-            tmp_path,
+            file,
+            describe,
             schema: Arc::clone(&schema),
             encoder: None,
             staged: Vec::new(),
@@ -307,16 +282,10 @@ impl PartWriter {
             rows: 0,
             shared,
             failed: None,
-            tmp_exists: true,
+            partition: Vec::new(),
         };
-        // From here on, an error drops `writer`, which removes the temp file.
-        let encoder = match opts.format {
-            Format::Parquet => {
-                let props = parquet_properties(opts).map_err(|m| writer.encode_error(m))?;
-                let w = ArrowWriter::try_new(sink, schema, Some(props))
-                    .map_err(|e| writer.encode_error(e))?;
-                Encoder::Parquet(Box::new(w))
-            }
+        // From here on, an error drops the sink, which abandons the part.
+        let encoder = match opts.format.part_format() {
             Format::Csv => {
                 let buffered = NoFlush {
                     inner: BufWriter::with_capacity(CSV_BUFFER, sink),
@@ -335,9 +304,21 @@ impl PartWriter {
                     schema: csv_schema,
                 }))
             }
+            _ => {
+                let props = parquet_properties(opts).map_err(|m| writer.encode_error(m))?;
+                let w = ArrowWriter::try_new(sink, schema, Some(props))
+                    .map_err(|e| writer.encode_error(e))?;
+                Encoder::Parquet(Box::new(w))
+            }
         };
         writer.encoder = Some(encoder);
         Ok(writer)
+    }
+
+    /// Records the part's Hive-style partition values (they go into the
+    /// [`CommittedPart`]).
+    pub fn set_partition(&mut self, values: Vec<(String, String)>) {
+        self.partition = values;
     }
 
     /// Appends the rows of `batch` (which must have the part's schema).
@@ -376,14 +357,14 @@ impl PartWriter {
         self.rows
     }
 
-    /// The part's final file name, e.g. `part-00003.csv`.
+    /// The part's path relative to the output root, e.g. `part-00003.csv`.
     pub fn file_name(&self) -> &str {
-        &self.file_name
+        &self.file
     }
 
-    /// The temp file being written (`... .inprogress`).
-    pub fn tmp_path(&self) -> &Path {
-        &self.tmp_path
+    /// Where the part is being written (`... .inprogress`, an upload).
+    pub fn describe(&self) -> &str {
+        &self.describe
     }
 
     /// An estimate of the bytes this part will hold: bytes already written
@@ -399,24 +380,10 @@ impl PartWriter {
         encoded + staged as u64
     }
 
-    /// Commits the part: footer, fsync, rename to the final name, fsync of
-    /// the directory. On error the temp file is removed and nothing carries
+    /// Commits the part: the encoder's last bytes, then the sink's commit
+    /// (fsync and rename; complete the upload). On error nothing carries
     /// the final name.
     pub fn finish(mut self) -> Result<CommittedPart, LoadError> {
-        let committed = self.commit();
-        if committed.is_err() {
-            self.remove_tmp();
-        }
-        committed
-    }
-
-    /// Abandons the part and removes its temp file. This is what to do
-    /// after any error from [`PartWriter::write`].
-    pub fn abort(mut self) {
-        self.remove_tmp();
-    }
-
-    fn commit(&mut self) -> Result<CommittedPart, LoadError> {
         self.check_usable()?;
         self.flush_staged()?;
         let sink = match self.encoder.take() {
@@ -427,41 +394,44 @@ impl PartWriter {
                 // cannot fail here: every successful `write` emptied csv's
                 // buffer, and a failed one took the encoder away (`fail`).
                 let buffered = w.writer.into_inner().inner;
-                buffered
-                    .into_inner()
-                    .map_err(|e| self.io_error("write", e.into_error()))?
+                match buffered.into_inner() {
+                    Ok(sink) => sink,
+                    Err(e) => {
+                        let (e, buffered) = e.into_parts();
+                        let (sink, _) = buffered.into_parts();
+                        return Err(sink.sink.error("write", e));
+                    }
+                }
             }
             None => {
                 return Err(self.encode_error("the part was already closed"));
             }
         };
-        sink.file.sync_all().map_err(|e| self.io_error("sync", e))?;
-        drop(sink.file);
-        let final_path = self.dir.join(&self.file_name);
-        fs::rename(&self.tmp_path, &final_path)
-            .map_err(|e| LoadError::io("rename", &final_path, e))?;
-        self.tmp_exists = false;
-        let sha256 = sink
-            .hasher
+        let HashingFile {
+            sink,
+            hasher,
+            bytes,
+            ..
+        } = sink;
+        sink.commit()?;
+        let sha256 = hasher
             .finalize()
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        let part = CommittedPart {
-            file: self.file_name.clone(),
+        Ok(CommittedPart {
+            file: std::mem::take(&mut self.file),
             rows: self.rows,
-            bytes: sink.bytes,
+            bytes,
             sha256,
-        };
-        // The part now has its final name; the directory fsync makes the
-        // rename durable. If that fails, the part is taken back (an error
-        // leaves no file under a final name); were the removal to fail too,
-        // the part is not in the checkpoint and a resume deletes it.
-        if let Err(e) = fsutil::sync_dir(&self.dir) {
-            let _ = fs::remove_file(&final_path);
-            return Err(e);
-        }
-        Ok(part)
+            partition: std::mem::take(&mut self.partition),
+        })
+    }
+
+    /// Abandons the part (its temp file or upload goes). This is what to do
+    /// after any error from [`PartWriter::write`].
+    pub fn abort(mut self) {
+        self.abandon();
     }
 
     fn flush_staged(&mut self) -> Result<(), LoadError> {
@@ -510,7 +480,7 @@ impl PartWriter {
     fn check_usable(&self) -> Result<(), LoadError> {
         match &self.failed {
             Some(m) => Err(LoadError::Encode {
-                path: self.tmp_path.clone(),
+                path: self.describe.clone().into(),
                 message: format!(
                     "an earlier write to this part failed ({m}); the part must be abandoned"
                 ),
@@ -523,53 +493,26 @@ impl PartWriter {
     /// read-only); anything else is an encoding error.
     fn encode_error(&self, message: impl std::fmt::Display) -> LoadError {
         match self.shared.first_error.get() {
-            Some(e) => LoadError::io("write", &self.tmp_path, copy_io_error(e)),
+            Some(e) => LoadError::io("write", Path::new(&self.describe), copy_io_error(e)),
             None => LoadError::Encode {
-                path: self.tmp_path.clone(),
+                path: self.describe.clone().into(),
                 message: message.to_string(),
             },
         }
     }
 
-    fn io_error(&self, action: &'static str, e: io::Error) -> LoadError {
-        LoadError::io(action, &self.tmp_path, e)
-    }
-
-    fn remove_tmp(&mut self) {
-        self.encoder = None;
+    /// Drops the encoder and with it the sink, whose `Drop` abandons the
+    /// part (removes the temp file, aborts the upload).
+    fn abandon(&mut self) {
         self.staged.clear();
-        if !std::mem::replace(&mut self.tmp_exists, false) {
-            return;
-        }
-        if let Err(e) = fs::remove_file(&self.tmp_path)
-            && e.kind() != io::ErrorKind::NotFound
-        {
-            tracing::warn!(path = %self.tmp_path.display(), error = %e, "cannot remove an abandoned part");
-        }
+        self.encoder = None;
     }
 }
 
 impl Drop for PartWriter {
-    /// A part that was neither finished nor aborted is abandoned: its temp
-    /// file is removed. Nothing is ever finished here.
+    /// A part that was neither finished nor aborted is abandoned. Nothing is
+    /// ever finished here.
     fn drop(&mut self) {
-        self.remove_tmp();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn part_names() {
-        assert_eq!(part_file_name(0, Format::Parquet), "part-00000.parquet");
-        assert_eq!(part_file_name(42, Format::Csv), "part-00042.csv");
-        assert_eq!(part_file_name(123_456, Format::Csv), "part-123456.csv");
-        assert_eq!(parse_part_index("part-00042.csv"), Some(42));
-        assert_eq!(parse_part_index("part-00042.parquet.inprogress"), Some(42));
-        assert_eq!(parse_part_index("part-.csv"), None);
-        assert_eq!(parse_part_index("part-x1.csv"), None);
-        assert_eq!(parse_part_index("parts.csv"), None);
+        self.abandon();
     }
 }

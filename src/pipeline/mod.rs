@@ -13,11 +13,13 @@ mod validate;
 pub use model::{OutputSpec, PipelineFile, QuerySpec, SourceSpec};
 pub use validate::{Problem, Problems, load, load_str, normalize_api_base};
 
-use crate::load::{Compression, Format};
+use crate::load::{Compression, Format, Location};
 use crate::schema::ColumnType;
+use crate::transform::Projection;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// The pipeline format version this build reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -65,24 +67,46 @@ pub struct Overrides {
     pub app_id: Option<String>,
     /// `--consumer-key`
     pub consumer_key: Option<String>,
-    /// `--output`
-    pub output: Option<PathBuf>,
+    /// `--output` (a path or an object-store URL)
+    pub output: Option<String>,
     /// `--format`
     pub format: Option<Format>,
     /// `--compression`
     pub compression: Option<Compression>,
-    /// `--page-size`
+    /// `--page-size` (every table)
     pub page_size: Option<u32>,
 }
 
 /// A validated pipeline with the command-line overrides applied: everything
-/// a run needs except credentials.
+/// a run needs except credentials. Built once ([`load`], [`load_str`]); every
+/// command (run, preview, audit, plan) uses the same plan.
 #[derive(Debug, Clone)]
 pub struct Plan {
     /// The pipeline's name (file stem by default).
     pub name: String,
     /// Where the pipeline came from (for messages).
     pub source_file: PathBuf,
+    /// The container; `None` means "start the embedded sandbox".
+    pub api_base: Option<String>,
+    /// The background app's id (also the default consumer key).
+    pub app_id: String,
+    /// The OAuth consumer key.
+    pub consumer_key: String,
+    /// The output tables, in file order (at least one).
+    pub tables: Vec<TablePlan>,
+    /// Where and how output is written.
+    pub output: OutputPlan,
+}
+
+/// One output table: a resource fetched per record, projected by a query.
+#[derive(Clone)]
+pub struct TablePlan {
+    /// The table's name (a plain name; the pipeline's name for a
+    /// single-table file).
+    pub name: String,
+    /// Its directory under the output: `""` for a single-table file (the
+    /// parts go where they always went), the table's name otherwise.
+    pub dir: String,
     /// `medications`, ...
     pub resource: String,
     /// Container filters, sent as a signed GET query.
@@ -93,28 +117,61 @@ pub struct Plan {
     pub sparql: String,
     /// Declared column types (variables not listed are strings).
     pub columns: BTreeMap<String, ColumnType>,
-    /// Output format.
+    /// The query, parsed and prepared once.
+    pub projection: Arc<Projection>,
+}
+
+impl std::fmt::Debug for TablePlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TablePlan")
+            .field("name", &self.name)
+            .field("dir", &self.dir)
+            .field("resource", &self.resource)
+            .field("filters", &self.filters)
+            .field("page_size", &self.page_size)
+            .field("columns", &self.columns)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where output goes and in what format.
+#[derive(Debug, Clone)]
+pub struct OutputPlan {
+    /// A local directory or an object-store URL.
+    pub location: Location,
+    /// Parquet, CSV or Delta.
     pub format: Format,
-    /// Parquet compression.
+    /// The Parquet codec.
     pub compression: Compression,
-    /// Output directory.
-    pub output: PathBuf,
-    /// The container; `None` means "start the embedded sandbox".
-    pub api_base: Option<String>,
-    /// The background app's id (also the default consumer key).
-    pub app_id: String,
-    /// The OAuth consumer key.
-    pub consumer_key: String,
+    /// Columns whose values name Hive-style partition directories.
+    pub partition_by: Vec<String>,
 }
 
 /// The SMART HOWTO's demo background app id, used when none is configured.
 pub const DEFAULT_APP_ID: &str = "smart-background-app@apps.smartplatforms.org";
 
+impl TablePlan {
+    /// The container filters as query pairs, in a stable order.
+    pub fn filter_params(&self) -> Vec<(String, String)> {
+        self.filters
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// What decides the HTTP request for this table: tables with the same
+    /// key share one fetch (and one parse) per record.
+    pub fn fetch_key(&self) -> (String, Vec<(String, String)>, Option<u32>) {
+        (self.resource.clone(), self.filter_params(), self.page_size)
+    }
+}
+
 impl Plan {
     /// A stable hash of everything that decides which rows a run writes:
-    /// the container, the resource and filters, the query, the column types
-    /// and the format. A checkpoint made under another hash is not resumed.
-    /// The output path, concurrency and credentials do not take part.
+    /// the container, each table (resource, filters, paging, query, column
+    /// types, directory) and the output format. A checkpoint made under
+    /// another hash is not resumed. The output location, concurrency and
+    /// credentials do not take part.
     pub fn hash(&self) -> String {
         let mut h = Sha256::new();
         let mut field = |k: &str, v: &str| {
@@ -126,22 +183,29 @@ impl Plan {
         field("version", &FORMAT_VERSION.to_string());
         field("api_base", self.api_base.as_deref().unwrap_or("(sandbox)"));
         field("app_id", &self.app_id);
-        field("resource", &self.resource);
-        for (k, v) in &self.filters {
-            field("filter", k);
-            field("value", v);
+        for t in &self.tables {
+            field("table", &t.name);
+            field("dir", &t.dir);
+            field("resource", &t.resource);
+            for (k, v) in &t.filters {
+                field("filter", k);
+                field("value", v);
+            }
+            field(
+                "page_size",
+                &t.page_size.map(|p| p.to_string()).unwrap_or_default(),
+            );
+            field("sparql", &t.sparql);
+            for (k, v) in &t.columns {
+                field("column", k);
+                field("type", &v.to_string());
+            }
         }
-        field(
-            "page_size",
-            &self.page_size.map(|p| p.to_string()).unwrap_or_default(),
-        );
-        field("sparql", &self.sparql);
-        for (k, v) in &self.columns {
-            field("column", k);
-            field("type", &v.to_string());
+        field("format", &self.output.format.to_string());
+        field("compression", &self.output.compression.to_string());
+        for c in &self.output.partition_by {
+            field("partition_by", c);
         }
-        field("format", &self.format.to_string());
-        field("compression", &self.compression.to_string());
         let digest = h.finalize();
         let mut s = String::with_capacity(64);
         for b in digest {
@@ -150,11 +214,8 @@ impl Plan {
         s
     }
 
-    /// The container filters as query pairs, in a stable order.
-    pub fn filter_params(&self) -> Vec<(String, String)> {
-        self.filters
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
+    /// The table named `name`.
+    pub fn table(&self, name: &str) -> Option<&TablePlan> {
+        self.tables.iter().find(|t| t.name == name)
     }
 }

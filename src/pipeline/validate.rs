@@ -2,7 +2,10 @@
 //! file, line, column and key, the bad value in backticks and a `hint:`.
 
 use super::model::PipelineFile;
-use super::{DEFAULT_APP_ID, FILTERS, FORMAT_VERSION, Overrides, Plan, RESOURCES};
+use super::{
+    DEFAULT_APP_ID, FILTERS, FORMAT_VERSION, OutputPlan, Overrides, Plan, RESOURCES, TablePlan,
+};
+use crate::load::Location;
 use crate::load::{Compression, Format};
 use crate::schema::ColumnType;
 use crate::transform::{Projection, QueryProblem};
@@ -10,6 +13,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// One thing wrong with a pipeline file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -288,7 +292,8 @@ pub fn load_str(path: &Path, text: &str, overrides: &Overrides) -> Result<Plan, 
     // [query]: parsed and prepared by the real engine, so what validates runs.
     let query = file.query.get_ref();
     let sparql = query.sparql.get_ref().clone();
-    if let Err(e) = Projection::prepare(&sparql, &columns) {
+    let prepared = Projection::prepare(&sparql, &columns);
+    if let Err(e) = &prepared {
         for problem in &e.problems {
             // Each problem renders as "message\nhint: what to do".
             let text = problem.to_string();
@@ -355,40 +360,62 @@ pub fn load_str(path: &Path, text: &str, overrides: &Overrides) -> Result<Plan, 
             "remove the key, or use `format = \"parquet\"`",
         );
     }
-    let output = match &overrides.output {
-        Some(o) => o.clone(),
-        None => {
-            let p = output_spec.path.get_ref();
-            if p.trim().is_empty() {
+    let (raw_output, output_span) = match &overrides.output {
+        Some(o) => (o.clone(), None),
+        None => (
+            output_spec.path.get_ref().clone(),
+            Some(output_spec.path.span()),
+        ),
+    };
+    let location = if raw_output.trim().is_empty() {
+        c.push(
+            output_span,
+            "output.path",
+            "the output path is empty".into(),
+            "name a directory, e.g. `out/drug_names`",
+        );
+        None
+    } else {
+        match Location::parse(&raw_output) {
+            Ok(l) => Some(l),
+            Err(m) => {
                 c.push(
-                    Some(output_spec.path.span()),
+                    output_span,
                     "output.path",
-                    "the output path is empty".into(),
-                    "name a directory, e.g. `out/drug_names`",
+                    m,
+                    "use a directory path, `file://`, `s3://bucket/prefix`, `gs://bucket/prefix` or `az://container/prefix`",
                 );
+                None
             }
-            PathBuf::from(p)
         }
     };
 
-    if !c.problems.is_empty() {
-        return Err(Problems(c.problems));
+    match (prepared, location) {
+        (Ok(projection), Some(location)) if c.problems.is_empty() => Ok(Plan {
+            tables: vec![TablePlan {
+                name: name.clone(),
+                dir: String::new(),
+                resource,
+                filters,
+                page_size,
+                sparql,
+                columns,
+                projection: Arc::new(projection),
+            }],
+            name,
+            source_file: path.to_path_buf(),
+            output: OutputPlan {
+                location,
+                format,
+                compression,
+                partition_by: Vec::new(),
+            },
+            api_base,
+            app_id,
+            consumer_key,
+        }),
+        _ => Err(Problems(c.problems)),
     }
-    Ok(Plan {
-        name,
-        source_file: path.to_path_buf(),
-        resource,
-        filters,
-        page_size,
-        sparql,
-        columns,
-        format,
-        compression,
-        output,
-        api_base,
-        app_id,
-        consumer_key,
-    })
 }
 
 /// Check and normalize an API base: http(s), a host, no query or fragment,
