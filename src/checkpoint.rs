@@ -144,7 +144,7 @@ impl ChainState {
     pub fn mark_done(&mut self, record_id: &RecordId) {
         self.watermark = Some(record_id.clone());
         let stride = self.sample_stride.max(1);
-        if self.position % stride == 0 {
+        if self.position.is_multiple_of(stride) {
             self.samples.push(record_id.clone());
             if self.samples.len() > SAMPLES_PER_CHAIN {
                 let mut i = 0;

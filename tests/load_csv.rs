@@ -7,8 +7,10 @@ use arrow_array::{
     TimestampMicrosecondArray,
 };
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use smartsweep::checkpoint::{Checkpoint, Mode};
-use smartsweep::load::{Format, OutputDir, PartWriter, WriterOptions, empty_part_if_none};
+mod load_common;
+
+use load_common::OutputDir;
+use smartsweep::load::{Format, PartWriter, WriterOptions};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
@@ -176,9 +178,9 @@ fn every_part_has_a_header_even_an_empty_one() {
 
     // The engine's helper for a zero-row run gives a header-only part.
     let out_dir = dir.path().join("empty");
-    let (out, _) = OutputDir::open(&out_dir, "h", false).unwrap();
-    let mut cp = Checkpoint::new("h", "r", Mode::KnownIds, "t");
-    assert!(empty_part_if_none(&out, &mut cp, schema(), &opts()).unwrap());
+    let (out, _) = OutputDir::open_as(&out_dir, "h", false, Format::Csv).unwrap();
+    let part = out.empty_part(0, schema(), &opts()).unwrap();
+    assert_eq!(part.rows, 0);
     assert_eq!(
         fs::read_to_string(out_dir.join("part-00000.csv")).unwrap(),
         HEADER

@@ -10,10 +10,12 @@
 
 use arrow_array::{RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use smartsweep::checkpoint::{Checkpoint, Mode};
-use smartsweep::load::{
-    CHECKPOINT_FILE, Compression, LoadError, OutputDir, PartWriter, WriterOptions,
-};
+mod load_common;
+
+use load_common::{OutputDir, add_part};
+use smartsweep::checkpoint::Checkpoint;
+use smartsweep::load::{CHECKPOINT_FILE, Compression, LoadError, PartWriter, WriterOptions};
+use smartsweep::record::RecordId;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -104,11 +106,10 @@ fn opts() -> WriterOptions {
 fn committed_state(dir: &Path) -> (OutputDir, Checkpoint, Vec<(PathBuf, Vec<u8>)>) {
     let (out, cp) = OutputDir::open(dir, HASH, false).unwrap();
     assert!(cp.is_none());
-    let mut cp = Checkpoint::new(HASH, "run", Mode::Cursor, "2026-01-01T00:00:00Z");
+    let mut cp = load_common::new_checkpoint(HASH);
     let mut w = out.create_part(0, schema(), &opts()).unwrap();
     w.write(&batch("r1", 20, 1)).unwrap();
-    cp.parts.push(w.finish().unwrap());
-    cp.mark_done("r1");
+    add_part(&mut cp, w.finish().unwrap(), &["r1"]);
     out.store_checkpoint(&cp).unwrap();
     let files = [dir.join("part-00000.parquet"), dir.join(CHECKPOINT_FILE)]
         .into_iter()
@@ -189,7 +190,7 @@ fn disk_full_aborts_cleanly_and_keeps_the_committed_state() {
     assert!(err.is_disk_full(), "{err:?}");
     let mut bigger = cp.clone();
     for i in 0..100 {
-        bigger.mark_done(&format!("record-{i:04}"));
+        bigger.mark_done(0, &RecordId::new(format!("record-{i:04}")));
     }
     let err = out.store_checkpoint(&bigger).unwrap_err();
     assert!(err.is_disk_full(), "{err:?}");
@@ -300,5 +301,9 @@ fn a_csv_part_on_a_full_disk_fails_without_panicking() {
     assert!(again.to_string().contains("earlier write"), "{again}");
     let err = w.finish().unwrap_err();
     assert!(err.to_string().contains("earlier write"), "{err}");
-    assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
+    let left: Vec<String> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, [CHECKPOINT_FILE], "no part, no temp file");
 }

@@ -4,10 +4,13 @@
 
 use arrow_array::{RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use smartsweep::checkpoint::{Checkpoint, Mode, VERSION};
+mod load_common;
+
+use load_common::{OutputDir, add_part, manifest, parts};
+use smartsweep::checkpoint::{Checkpoint, VERSION};
 use smartsweep::failure::{RecordFailure, Stage};
 use smartsweep::load::{
-    CHECKPOINT_FILE, CommittedPart, ERRORS_FILE, Format, LoadError, MANIFEST_FILE, OutputDir,
+    CHECKPOINT_FILE, CommittedPart, ERRORS_FILE, Format, LoadError, MANIFEST_FILE, Opened,
     SUCCESS_FILE, WriterOptions,
 };
 use std::fs;
@@ -62,17 +65,13 @@ fn commit_part(out: &OutputDir, cp: &mut Checkpoint, index: u32, ids: &[&str]) -
         w.write(&batch(id, 3)).unwrap();
     }
     let part = w.finish().unwrap();
-    cp.parts.push(part.clone());
-    for id in ids {
-        cp.mark_done(id);
-    }
-    cp.rows += part.rows;
+    add_part(cp, part.clone(), ids);
     out.store_checkpoint(cp).unwrap();
     part
 }
 
 fn new_checkpoint() -> Checkpoint {
-    Checkpoint::new(HASH, "run-1", Mode::Cursor, "2026-01-01T00:00:00Z")
+    load_common::new_checkpoint(HASH)
 }
 
 #[test]
@@ -84,7 +83,8 @@ fn a_new_directory_is_created_owner_only() {
     assert_eq!(out.path(), path);
     assert_eq!(mode(&path), 0o700);
     assert_eq!(mode(&tmp.path().join("a")), 0o700);
-    assert!(names(&path).is_empty());
+    // A new run's first checkpoint is stored before any part.
+    assert_eq!(names(&path), [CHECKPOINT_FILE]);
 }
 
 #[test]
@@ -125,9 +125,12 @@ fn resume_keeps_committed_parts_and_removes_the_rest() {
     let (_out, resumed) = OutputDir::open(dir, HASH, false).unwrap();
     let resumed = resumed.unwrap();
     assert_eq!(resumed, cp);
-    assert_eq!(resumed.parts, [p0, p1]);
-    assert_eq!(resumed.watermark.as_deref(), Some("r3"));
-    assert_eq!(resumed.next_part_index(), 2);
+    assert_eq!(parts(&resumed), [p0, p1]);
+    assert_eq!(
+        resumed.chains[0].watermark.as_ref().map(|w| w.as_str()),
+        Some("r3")
+    );
+    assert_eq!(resumed.chains[0].next_part, 2);
     assert_eq!(
         names(dir),
         [
@@ -139,14 +142,16 @@ fn resume_keeps_committed_parts_and_removes_the_rest() {
             "x.inprogress"
         ]
     );
+    // A directory named like a part is not a part: left alone.
+    assert!(dir.join("part-00009.parquet").is_dir());
 }
 
 #[test]
-fn without_a_checkpoint_nothing_is_committed() {
+fn before_the_first_commit_nothing_is_committed() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let (out, _) = OutputDir::open(dir, HASH, false).unwrap();
-    // Killed after the first part was renamed, before the first checkpoint.
+    // Killed after the first part was renamed, before the first commit.
     out.create_part(0, schema(), &opts())
         .unwrap()
         .finish()
@@ -154,8 +159,34 @@ fn without_a_checkpoint_nothing_is_committed() {
     fs::write(dir.join("part-00001.parquet.inprogress"), b"x").unwrap();
     drop(out); // release the directory lock before reopening
     let (_, cp) = OutputDir::open(dir, HASH, false).unwrap();
-    assert!(cp.is_none());
-    assert!(names(dir).is_empty(), "{:?}", names(dir));
+    let cp = cp.unwrap();
+    assert_eq!(cp.records, 0);
+    assert_eq!(parts(&cp), []);
+    assert_eq!(names(dir), [CHECKPOINT_FILE], "{:?}", names(dir));
+}
+
+#[test]
+fn part_like_files_with_no_checkpoint_are_not_ours() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, fresh) in [
+        ("part-0.parquet", false),
+        ("part-00000.csv", false),
+        ("part-00000.parquet", true),
+        ("part-00001.parquet.inprogress", true),
+        ("_checkpoint.json.tmp", false),
+    ] {
+        let dir = tmp.path().join(format!("case-{name}-{fresh}"));
+        fs::create_dir(&dir).unwrap();
+        fs::write(dir.join(name), b"someone else's").unwrap();
+        let err = OutputDir::open(&dir, HASH, fresh).unwrap_err();
+        assert!(
+            matches!(err, LoadError::ForeignDirectory { .. }),
+            "{name}: {err:?}"
+        );
+        assert!(err.to_string().contains(name), "{err}");
+        assert!(err.is_refusal());
+        assert_eq!(names(&dir), [name], "nothing touched");
+    }
 }
 
 #[test]
@@ -166,8 +197,7 @@ fn a_finished_output_is_refused_unless_fresh() {
     let mut cp = new_checkpoint();
     commit_part(&out, &mut cp, 0, &["r1"]);
     out.write_errors_csv(&[failure("r2", "boom")]).unwrap();
-    out.finish(&serde_json::json!({"records": 2, "parts": cp.parts}))
-        .unwrap();
+    out.finish(&manifest(HASH, 2, parts(&cp))).unwrap();
     assert_eq!(
         names(dir),
         [
@@ -186,19 +216,25 @@ fn a_finished_output_is_refused_unless_fresh() {
     fs::write(dir.join("README"), b"keep me").unwrap();
 
     drop(out); // release the directory lock before reopening
-    for hash in [HASH, "another"] {
-        let err = OutputDir::open(dir, hash, false).unwrap_err();
-        assert!(matches!(err, LoadError::AlreadyFinished { .. }), "{err:?}");
-        let msg = err.to_string();
-        assert!(msg.contains(&dir.display().to_string()), "{msg}");
-        assert!(msg.contains("--fresh"), "{msg}");
-        assert!(err.is_refusal());
-    }
+    // The same pipeline: finished, nothing to do (a scheduler's retry).
+    let (_, opened) = OutputDir::open_any(dir, HASH, false, Format::Parquet).unwrap();
+    assert!(matches!(opened, Opened::Finished(m) if m.records == 2));
+    // Another pipeline: refused.
+    let err = OutputDir::open(dir, "another", false).unwrap_err();
+    assert!(matches!(err, LoadError::PipelineChanged { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains(&dir.display().to_string()), "{msg}");
+    assert!(msg.contains("--fresh"), "{msg}");
+    assert!(err.is_refusal());
     assert_eq!(names(dir).len(), 5, "a refusal touches nothing");
 
     let (_, cp) = OutputDir::open(dir, "another", true).unwrap();
     assert!(cp.is_none());
-    assert_eq!(names(dir), ["README"], "fresh removes ours, keeps the rest");
+    assert_eq!(
+        names(dir),
+        ["README", CHECKPOINT_FILE],
+        "fresh removes ours, keeps the rest"
+    );
 }
 
 #[test]
@@ -228,7 +264,7 @@ fn a_changed_pipeline_is_refused_unless_fresh() {
 
     let (_, cp) = OutputDir::open(dir, "changed-hash", true).unwrap();
     assert!(cp.is_none());
-    assert!(names(dir).is_empty());
+    assert_eq!(names(dir), [CHECKPOINT_FILE]);
 }
 
 #[test]
@@ -259,6 +295,23 @@ fn a_missing_or_resized_committed_part_is_detected() {
 }
 
 #[test]
+fn a_flipped_byte_in_a_committed_part_is_detected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (out, _) = OutputDir::open(dir, HASH, false).unwrap();
+    let mut cp = new_checkpoint();
+    commit_part(&out, &mut cp, 0, &["r1"]);
+    drop(out);
+    let p0 = dir.join("part-00000.parquet");
+    let mut bytes = fs::read(&p0).unwrap();
+    bytes[20] ^= 0x01;
+    fs::write(&p0, &bytes).unwrap();
+    let err = OutputDir::open(dir, HASH, false).unwrap_err();
+    assert!(matches!(err, LoadError::PartTampered { .. }), "{err:?}");
+    assert!(err.to_string().contains("sha256"), "{err}");
+}
+
+#[test]
 fn a_corrupt_or_newer_checkpoint_is_an_error_naming_it() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
@@ -282,9 +335,16 @@ fn a_corrupt_or_newer_checkpoint_is_an_error_naming_it() {
     let err = OutputDir::open(dir, HASH, false).unwrap_err();
     assert!(err.to_string().contains("newer"), "{err}");
 
-    // --fresh gets out of it.
-    let (_, cp) = OutputDir::open(dir, HASH, true).unwrap();
-    assert!(cp.is_none());
+    // A checkpoint of the first format is named as such.
+    v["version"] = serde_json::json!(1);
+    fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+    let err = OutputDir::open(dir, HASH, false).unwrap_err();
+    assert!(err.to_string().contains("older"), "{err}");
+
+    // --fresh gets out of it, removing what the (unreadable) checkpoint
+    // cannot vouch for only if it is ours: the part stays.
+    let err = OutputDir::open(dir, HASH, true).unwrap_err();
+    assert!(matches!(err, LoadError::BadCheckpoint { .. }), "{err:?}");
 }
 
 #[test]
@@ -304,7 +364,7 @@ fn a_foreign_directory_is_refused_even_with_fresh() {
     fs::create_dir(&other).unwrap();
     fs::write(other.join(".gitkeep"), b"").unwrap();
     OutputDir::open(&other, HASH, false).unwrap();
-    assert_eq!(names(&other), [".gitkeep"]);
+    assert_eq!(names(&other), [".gitkeep", CHECKPOINT_FILE]);
 }
 
 #[test]
@@ -351,9 +411,9 @@ fn errors_csv_is_rfc4180_and_only_when_needed() {
     assert_eq!(mode(&path), 0o600);
     assert_eq!(
         fs::read_to_string(&path).unwrap(),
-        "record_id,stage,http_status,attempts,message\r\n\
-         r1,fetch,503,5,HTTP 503 after 5 attempts\r\n\
-         \"r,2\",transform,,0,\"line 3, column 7: unexpected \"\"<\"\"\nin body\"\r\n"
+        "record_id,table,stage,http_status,attempts,message\r\n\
+         r1,,fetch,503,5,HTTP 503 after 5 attempts\r\n\
+         \"r,2\",,transform,,0,\"line 3, column 7: unexpected \"\"<\"\"\\nin body\"\r\n"
     );
     assert!(!tmp.path().join("_errors.csv.tmp").exists());
 
@@ -366,7 +426,7 @@ fn errors_csv_is_rfc4180_and_only_when_needed() {
 fn csv_parts_follow_the_same_protocol() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let (out, _) = OutputDir::open(dir, HASH, false).unwrap();
+    let (out, _) = OutputDir::open_as(dir, HASH, false, Format::Csv).unwrap();
     let csv = WriterOptions {
         format: Format::Csv,
         ..opts()
@@ -374,15 +434,15 @@ fn csv_parts_follow_the_same_protocol() {
     let mut cp = new_checkpoint();
     let mut w = out.create_part(0, schema(), &csv).unwrap();
     w.write(&batch("r1", 2)).unwrap();
-    cp.parts.push(w.finish().unwrap());
+    add_part(&mut cp, w.finish().unwrap(), &["r1"]);
     out.store_checkpoint(&cp).unwrap();
     out.create_part(1, schema(), &csv)
         .unwrap()
         .finish()
         .unwrap();
     drop(out); // release the directory lock before reopening
-    let (_, resumed) = OutputDir::open(dir, HASH, false).unwrap();
-    assert_eq!(resumed.unwrap().parts, cp.parts);
+    let (_, resumed) = OutputDir::open_as(dir, HASH, false, Format::Csv).unwrap();
+    assert_eq!(parts(&resumed.unwrap()), parts(&cp));
     assert_eq!(names(dir), [CHECKPOINT_FILE, "part-00000.csv"]);
 }
 
@@ -390,8 +450,8 @@ fn csv_parts_follow_the_same_protocol() {
 fn two_runs_cannot_hold_one_output_directory() {
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path().join("out");
-    let (first, _) = smartsweep::load::OutputDir::open(&dir, "h", false).expect("first");
-    let second = smartsweep::load::OutputDir::open(&dir, "h", false);
+    let (first, _) = OutputDir::open(&dir, "h", false).expect("first");
+    let second = OutputDir::open(&dir, "h", false);
     match second {
         Err(e @ smartsweep::load::LoadError::Locked { .. }) => {
             assert!(e.to_string().contains("another smartsweep run"), "{e}");
@@ -400,6 +460,5 @@ fn two_runs_cannot_hold_one_output_directory() {
         other => panic!("expected Locked, got {other:?}"),
     }
     drop(first);
-    smartsweep::load::OutputDir::open(&dir, "h", false)
-        .expect("free again after the first run ends");
+    OutputDir::open(&dir, "h", false).expect("free again after the first run ends");
 }

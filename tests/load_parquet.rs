@@ -10,10 +10,10 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression as PqCompression, Encoding};
 use sha2::{Digest, Sha256};
-use smartsweep::checkpoint::{Checkpoint, Mode};
-use smartsweep::load::{
-    Compression, Format, LoadError, OutputDir, PartWriter, WriterOptions, empty_part_if_none,
-};
+mod load_common;
+
+use load_common::{OutputDir, add_part, parts};
+use smartsweep::load::{Compression, Format, LoadError, PartWriter, WriterOptions};
 use std::fs::{self, File};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -134,7 +134,7 @@ fn round_trip_of_per_record_batches() {
     let mut w = PartWriter::create(dir.path(), 3, schema(), &opts).unwrap();
     let tmp = dir.path().join("part-00003.parquet.inprogress");
     let fin = dir.path().join("part-00003.parquet");
-    assert_eq!(w.tmp_path(), tmp);
+    assert_eq!(w.describe(), tmp.display().to_string());
     assert_eq!(w.file_name(), "part-00003.parquet");
     let mut expected = Vec::new();
     for r in 0..400 {
@@ -281,15 +281,12 @@ fn an_empty_run_still_leaves_one_readable_part() {
     let out_path = dir.path().join("out");
     let (out, cp) = OutputDir::open(&out_path, "h1", false).unwrap();
     assert!(cp.is_none());
-    let mut cp = Checkpoint::new("h1", "run", Mode::Cursor, "2026-01-01T00:00:00Z");
+    let mut cp = load_common::new_checkpoint("h1");
     let opts = options(Compression::Zstd);
-    assert!(empty_part_if_none(&out, &mut cp, schema(), &opts).unwrap());
-    assert!(
-        !empty_part_if_none(&out, &mut cp, schema(), &opts).unwrap(),
-        "only once"
-    );
-    assert_eq!(cp.parts.len(), 1);
-    assert_eq!(cp.parts[0].rows, 0);
+    let part = out.empty_part(0, schema(), &opts).unwrap();
+    assert_eq!(part.rows, 0);
+    add_part(&mut cp, part, &[]);
+    out.store_checkpoint(&cp).unwrap();
     let (read_schema, batches, meta) = read_all(&out_path.join("part-00000.parquet"));
     assert_eq!(read_schema.fields(), schema().fields());
     assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 0);
@@ -297,7 +294,7 @@ fn an_empty_run_still_leaves_one_readable_part() {
     // ... and the checkpoint knows it.
     drop(out); // release the directory lock before reopening
     let (_, resumed) = OutputDir::open(&out_path, "h1", false).unwrap();
-    assert_eq!(resumed.unwrap().parts, cp.parts);
+    assert_eq!(parts(&resumed.unwrap()), parts(&cp));
 }
 
 #[test]

@@ -55,7 +55,7 @@ fn with_every_fault_on_good_rows_arrive_exactly_once_and_bad_records_are_listed(
     let failed: BTreeSet<String> = error_ids(&out).into_iter().collect();
     assert!(!failed.is_empty(), "malformed records should fail");
     let errors = std::fs::read_to_string(out.join("_errors.csv")).expect("errors");
-    assert!(errors.starts_with("record_id,stage,http_status,attempts,message"));
+    assert!(errors.starts_with("record_id,table,stage,http_status,attempts,message"));
     for line in errors.lines().skip(1) {
         assert!(
             line.contains(",transform,"),
@@ -181,7 +181,11 @@ fn a_full_disk_aborts_cleanly_and_keeps_previous_parts_and_checkpoint() {
     )
     .expect("checkpoint is valid JSON");
     // Every committed part is whole: its size and hash match the checkpoint.
-    for p in cp["parts"].as_array().expect("parts") {
+    let tables = cp["tables"].as_object().expect("tables");
+    for p in tables
+        .values()
+        .flat_map(|t| t["parts"].as_array().expect("parts"))
+    {
         let f = out.join(p["file"].as_str().expect("file"));
         let bytes = std::fs::read(&f).expect("committed part exists");
         assert_eq!(bytes.len() as u64, p["bytes"].as_u64().expect("bytes"));

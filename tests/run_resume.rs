@@ -236,7 +236,7 @@ fn a_vanished_watermark_record_falls_back_to_an_earlier_committed_id() {
         if let Ok(b) = std::fs::read(out.join("_checkpoint.json"))
             && let Ok(cp) = serde_json::from_slice::<serde_json::Value>(&b)
             && cp["records"].as_u64().unwrap_or(0) >= 21
-            && let Some(w) = cp["watermark"].as_str()
+            && let Some(w) = cp["chains"][0]["watermark"].as_str()
         {
             break w.to_string();
         }
@@ -251,7 +251,10 @@ fn a_vanished_watermark_record_falls_back_to_an_earlier_committed_id() {
     let cp: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("_checkpoint.json")).expect("cp"))
             .expect("json");
-    let watermark_now = cp["watermark"].as_str().unwrap_or(&watermark).to_string();
+    let watermark_now = cp["chains"][0]["watermark"]
+        .as_str()
+        .unwrap_or(&watermark)
+        .to_string();
 
     // The watermark record is deleted from the container.
     let addr = sb.api_base.trim_start_matches("http://").to_string();

@@ -20,6 +20,7 @@ async fn execute_plan(
     quiet: bool,
 ) -> Result<RunReport, CliError> {
     check_concurrency(src)?;
+    super::max_failed(out)?;
     let total = match &source {
         Source::Known(ids) => Some(ids.len() as u64),
         _ => None,

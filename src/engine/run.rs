@@ -58,6 +58,9 @@ struct Run {
     times: Arc<StageTimes>,
 }
 
+/// Each chain's producer (`None` for a chain finished before this run).
+type Producers = Vec<Option<JoinHandle<Result<bool, EngineError>>>>;
+
 /// How the drive phase ended.
 struct Driven {
     interrupted: bool,
@@ -198,11 +201,12 @@ impl Run {
                 schema: t.projection.schema(),
             })
             .collect();
+        let opts = self.writer_options(&cp.run_id);
         let sink = Sink::new(
             dest,
             cp,
             tables,
-            self.writer_options(),
+            opts,
             self.counters.clone(),
             self.times.clone(),
         );
@@ -246,7 +250,7 @@ impl Run {
         Ok(chains)
     }
 
-    fn writer_options(&self) -> WriterOptions {
+    fn writer_options(&self, run_id: &str) -> WriterOptions {
         let plan = &self.cfg.plan;
         WriterOptions {
             format: plan.output.format,
@@ -256,6 +260,7 @@ impl Run {
             metadata: vec![
                 ("smartsweep.pipeline".into(), plan.name.clone()),
                 ("smartsweep.pipeline_hash".into(), self.hash.clone()),
+                ("smartsweep.run_id".into(), run_id.to_owned()),
                 (
                     "smartsweep.api_base".into(),
                     self.cfg.client.api_base.clone(),
@@ -292,10 +297,7 @@ impl Run {
         client: &Client,
         cp: &Checkpoint,
         stop: &watch::Receiver<bool>,
-    ) -> (
-        Vec<Option<JoinHandle<Result<bool, EngineError>>>>,
-        BoxStream<'static, (usize, Option<Done>)>,
-    ) {
+    ) -> (Producers, BoxStream<'static, (usize, Option<Done>)>) {
         let worker = self.worker(client);
         let chains = cp.chains.len().max(1);
         let window = (self.cfg.window / chains).max(8);
