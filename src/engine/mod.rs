@@ -107,8 +107,8 @@ pub struct RunConfig {
     pub client: ClientConfig,
     /// Cursor (one chain or several) or known ids.
     pub source: Source,
-    /// `--storage-option` pairs for object stores.
-    pub storage: crate::load::destination::StorageOptions,
+    /// Object-store options, the run key and the write mode.
+    pub destination: crate::load::destination::DestinationOptions,
     /// Fetches in flight at most.
     pub concurrency: usize,
     /// Records between a chain's cursor and the sink at most (the reorder
@@ -140,7 +140,7 @@ impl RunConfig {
             plan,
             client,
             source,
-            storage: Default::default(),
+            destination: Default::default(),
             concurrency: 16,
             window: 64,
             part_records: 10_000,

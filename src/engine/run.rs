@@ -33,7 +33,8 @@ pub async fn run(
     shutdown: Shutdown,
 ) -> Result<RunReport, EngineError> {
     let plan = &cfg.plan;
-    let dest = load::destination::open(&plan.output.location, plan.output.format, &cfg.storage)?;
+    let dest =
+        load::destination::open(&plan.output.location, plan.output.format, &cfg.destination)?;
     run_into(cfg, dest, reporter, shutdown).await
 }
 

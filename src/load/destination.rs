@@ -209,12 +209,35 @@ impl fmt::Debug for StorageOptions {
     }
 }
 
+/// How a run writes into a table format that keeps history (Delta).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WriteMode {
+    /// Add this run's rows to the table.
+    #[default]
+    Append,
+    /// Replace the table's contents with this run's rows, in one commit.
+    Overwrite,
+}
+
+/// What a destination needs besides its location and format.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DestinationOptions {
+    /// `--storage-option` pairs for object stores.
+    pub storage: StorageOptions,
+    /// The scheduler's run key (`--run-key`, e.g. Airflow's `{{ ds }}`):
+    /// Delta records it as the commit's application transaction, so a
+    /// retried task never adds the same run twice.
+    pub run_key: Option<String>,
+    /// Append or overwrite (Delta).
+    pub mode: WriteMode,
+}
+
 /// The registry: a destination for `location` in `format`. One line per
 /// kind of store or table format.
 pub fn open(
     location: &Location,
     format: Format,
-    options: &StorageOptions,
+    options: &DestinationOptions,
 ) -> Result<Box<dyn Destination>, LoadError> {
     let _ = options;
     let store: Box<dyn Store> = match location {
