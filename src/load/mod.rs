@@ -46,6 +46,7 @@ mod memory;
 pub mod names;
 mod output;
 mod part;
+pub mod read;
 pub mod store;
 mod table;
 
