@@ -475,7 +475,8 @@ impl Client {
             f.total += ans.body.len() as u64;
             content_type = ans.content_type;
             let next = match page_size {
-                Some(_) => next_page_offset(&ans.body),
+                Some(_) => next_page_offset(&ans.body)
+                    .map_err(|m| f.fail(Some(200), format!("GET `{url}`: {m}")))?,
                 None => None,
             };
             pages.push(ans.body);
@@ -1107,11 +1108,19 @@ fn with_query(
 /// therefore takes only the new `offset` from it and rebuilds the next URL
 /// from its own, known parameters, encoded properly. The literal is found by
 /// parsing the page as RDF/XML (any serialization style), and only when the
-/// page mentions `nextPageURL` at all.
-pub(crate) fn next_page_offset(body: &[u8]) -> Option<u64> {
+/// page mentions `nextPageURL` at all. A page whose XML entities would
+/// expand past [`MAX_ENTITY_BYTES`] is refused before parsing (the parser
+/// expands them eagerly: a "billion laughs" page would take gigabytes).
+pub(crate) fn next_page_offset(body: &[u8]) -> Result<Option<u64>, String> {
     let needle = b"nextPageURL";
     if !body.windows(needle.len()).any(|w| w == needle) {
-        return None;
+        return Ok(None);
+    }
+    let expansion = declared_entity_bytes(body);
+    if expansion > MAX_ENTITY_BYTES {
+        return Err(format!(
+            "the page declares an XML entity that expands to {expansion} bytes or more (an entity-expansion bomb?); refused before parsing (the limit is {MAX_ENTITY_BYTES} bytes)"
+        ));
     }
     let mut link = None;
     for triple in oxrdfxml::RdfXmlParser::new().lenient().for_slice(body) {
@@ -1123,13 +1132,100 @@ pub(crate) fn next_page_offset(body: &[u8]) -> Option<u64> {
             break;
         }
     }
-    let link = link?;
-    let (_, query) = link.split_once('?')?;
-    query
+    let Some(link) = link else { return Ok(None) };
+    let Some((_, query)) = link.split_once('?') else {
+        return Ok(None);
+    };
+    Ok(query
         .split('&')
         .filter_map(|pair| pair.split_once('='))
         .filter(|(k, _)| k.trim() == "offset")
-        .find_map(|(_, v)| v.trim().parse::<u64>().ok())
+        .find_map(|(_, v)| v.trim().parse::<u64>().ok()))
+}
+
+/// The largest expansion of a custom XML entity accepted in a page
+/// (`<!ENTITY ...>` in the DOCTYPE; the reference container never declares
+/// any).
+pub const MAX_ENTITY_BYTES: u64 = 1024 * 1024;
+
+/// The largest size, in bytes, that any entity declared in the document's
+/// DOCTYPE expands to (0 when none is declared), computed without expanding
+/// anything: declarations are read in order, and each `&name;` reference in
+/// a value counts the size of the entity it names, as a parser that
+/// resolves entities at declaration does (oxrdfxml 0.2, which also reads
+/// `<!ENTITY % name ...>` as a general entity). Conservative: single-quoted
+/// values count too, and a redeclared entity counts its larger value.
+/// Saturates at `u64::MAX`. Call it before handing a body of unknown origin
+/// to an XML parser that resolves custom entities.
+pub fn declared_entity_bytes(body: &[u8]) -> u64 {
+    const DECL: &[u8] = b"<!ENTITY";
+    let mut sizes: std::collections::HashMap<&[u8], u64> = std::collections::HashMap::new();
+    let mut largest = 0u64;
+    let mut rest = body;
+    while let Some(at) = find(rest, DECL) {
+        rest = &rest[at + DECL.len()..];
+        let mut decl = skip_space(rest);
+        // oxrdfxml reads `<!ENTITY % name "...">` as a general entity too.
+        if let Some(after) = decl.strip_prefix(b"%") {
+            decl = skip_space(after);
+        }
+        let name_len = decl
+            .iter()
+            .position(|b| b.is_ascii_whitespace())
+            .unwrap_or(decl.len());
+        let (name, after) = decl.split_at(name_len);
+        let after = skip_space(after);
+        let Some(&quote) = after.first().filter(|q| matches!(q, b'"' | b'\'')) else {
+            continue; // an external entity (SYSTEM/PUBLIC): not fetched
+        };
+        let value = &after[1..];
+        let value = &value[..value.iter().position(|&b| b == quote).unwrap_or(value.len())];
+        let size = expanded_size(value, &sizes);
+        largest = largest.max(size);
+        // A redeclaration: the first wins in XML, the last in oxrdfxml;
+        // count the larger.
+        let known = sizes.entry(name).or_insert(size);
+        *known = (*known).max(size);
+    }
+    largest
+}
+
+/// The size of an entity value once its references are replaced.
+fn expanded_size(value: &[u8], sizes: &std::collections::HashMap<&[u8], u64>) -> u64 {
+    let mut size = 0u64;
+    let mut rest = value;
+    while let Some(amp) = rest.iter().position(|&b| b == b'&') {
+        size = size.saturating_add(amp as u64);
+        rest = &rest[amp..];
+        let end = rest.iter().take(256).position(|&b| b == b';');
+        match end {
+            Some(end) => {
+                let name = &rest[1..end];
+                let n = match sizes.get(name) {
+                    Some(&n) => n,
+                    None if name.first() == Some(&b'#') => 4,
+                    None if matches!(name, b"amp" | b"lt" | b"gt" | b"quot" | b"apos") => 1,
+                    None => (end + 1) as u64,
+                };
+                size = size.saturating_add(n);
+                rest = &rest[end + 1..];
+            }
+            None => {
+                size = size.saturating_add(1);
+                rest = &rest[1..];
+            }
+        }
+    }
+    size.saturating_add(rest.len() as u64)
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn skip_space(s: &[u8]) -> &[u8] {
+    let n = s.iter().take_while(|b| b.is_ascii_whitespace()).count();
+    &s[n..]
 }
 
 /// Parse a token answer: form-encoded `oauth_token`, `oauth_token_secret`
@@ -1506,13 +1602,41 @@ mod tests {
     <api:nextPageURL>http://h:7000/records/1/medications/?rxnorm=a|b c&amp;offset=20&amp;limit=10</api:nextPageURL>
   </rdf:Description>
 </rdf:RDF>"#;
-        assert_eq!(next_page_offset(page), Some(20));
+        assert_eq!(next_page_offset(page), Ok(Some(20)));
         let nested = br#"<?xml version="1.0"?>
 <rdf:RDF xmlns:api="http://smartplatforms.org/terms/api#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
   <api:ResponseSummary><api:nextPageURL>http://h/records/1/medications/?limit=5&amp;offset=5</api:nextPageURL></api:ResponseSummary>
 </rdf:RDF>"#;
-        assert_eq!(next_page_offset(nested), Some(5));
-        assert_eq!(next_page_offset(b"<rdf:RDF/>"), None);
+        assert_eq!(next_page_offset(nested), Ok(Some(5)));
+        assert_eq!(next_page_offset(b"<rdf:RDF/>"), Ok(None));
+    }
+
+    #[test]
+    fn entity_bombs_are_measured_without_expanding() {
+        let mut bomb = String::from("<!DOCTYPE r [\n <!ENTITY lol \"lol\">\n");
+        let mut prev = "lol".to_owned();
+        for i in 1..=9 {
+            let name = format!("lol{i}");
+            bomb.push_str(&format!(" <!ENTITY {name} \"{}\">\n", format!("&{prev};").repeat(10)));
+            prev = name;
+        }
+        bomb.push_str("]>\n<rdf:RDF><api:nextPageURL>x?offset=5</api:nextPageURL></rdf:RDF>");
+        assert_eq!(declared_entity_bytes(bomb.as_bytes()), 3_000_000_000);
+        let e = next_page_offset(bomb.as_bytes()).unwrap_err();
+        assert!(e.contains("entity") && e.contains("3000000000"), "{e}");
+        // Ordinary namespace abbreviations are fine.
+        let small = b"<!DOCTYPE rdf:RDF [ <!ENTITY xsd 'http://www.w3.org/2001/XMLSchema#'> <!ENTITY ext SYSTEM \"http://x/\"> <!ENTITY a \"&xsd;&amp;&#233;&unknown;\"> ]>";
+        assert_eq!(declared_entity_bytes(small), 33 + 1 + 4 + 9);
+        // `%` declarations count as general ones (oxrdfxml reads them so).
+        let pct = b"<!ENTITY % a \"aaaaaaaaaa\"><!ENTITY % b \"&a;&a;&a;\">";
+        assert_eq!(declared_entity_bytes(pct), 30);
+        assert_eq!(declared_entity_bytes(b"<rdf:RDF/>"), 0);
+        // Exponential growth saturates instead of overflowing.
+        let mut deep = String::from("<!ENTITY e0 \"xxxxxxxxxx\">");
+        for i in 1..40 {
+            deep.push_str(&format!("<!ENTITY e{i} \"{}\">", format!("&e{};", i - 1).repeat(100)));
+        }
+        assert_eq!(declared_entity_bytes(deep.as_bytes()), u64::MAX);
     }
 
     #[test]

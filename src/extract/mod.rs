@@ -36,7 +36,10 @@ use futures::{Stream, StreamExt};
 
 use crate::record::RecordId;
 
-pub use client::{Client, ClientConfig, Fetched, RecordToken, check_path_id};
+pub use client::{
+    Client, ClientConfig, Fetched, MAX_ENTITY_BYTES, RecordToken, check_path_id,
+    declared_entity_bytes,
+};
 pub use inputs::{SECRET_ENV, load_consumer_secret, read_record_ids};
 pub use oauth::authorization_header;
 pub use retry::RetryPolicy;
