@@ -1179,7 +1179,10 @@ pub fn declared_entity_bytes(body: &[u8]) -> u64 {
             continue; // an external entity (SYSTEM/PUBLIC): not fetched
         };
         let value = &after[1..];
-        let value = &value[..value.iter().position(|&b| b == quote).unwrap_or(value.len())];
+        let value = &value[..value
+            .iter()
+            .position(|&b| b == quote)
+            .unwrap_or(value.len())];
         let size = expanded_size(value, &sizes);
         largest = largest.max(size);
         // A redeclaration: the first wins in XML, the last in oxrdfxml;
@@ -1617,7 +1620,10 @@ mod tests {
         let mut prev = "lol".to_owned();
         for i in 1..=9 {
             let name = format!("lol{i}");
-            bomb.push_str(&format!(" <!ENTITY {name} \"{}\">\n", format!("&{prev};").repeat(10)));
+            bomb.push_str(&format!(
+                " <!ENTITY {name} \"{}\">\n",
+                format!("&{prev};").repeat(10)
+            ));
             prev = name;
         }
         bomb.push_str("]>\n<rdf:RDF><api:nextPageURL>x?offset=5</api:nextPageURL></rdf:RDF>");
@@ -1634,7 +1640,10 @@ mod tests {
         // Exponential growth saturates instead of overflowing.
         let mut deep = String::from("<!ENTITY e0 \"xxxxxxxxxx\">");
         for i in 1..40 {
-            deep.push_str(&format!("<!ENTITY e{i} \"{}\">", format!("&e{};", i - 1).repeat(100)));
+            deep.push_str(&format!(
+                "<!ENTITY e{i} \"{}\">",
+                format!("&e{};", i - 1).repeat(100)
+            ));
         }
         assert_eq!(declared_entity_bytes(deep.as_bytes()), u64::MAX);
     }

@@ -4,7 +4,9 @@
 //! sections 2, 4, 5) for smartsweep to walk it: `GET /manifest`, the three
 //! cursor calls (`first`, `{id}/next`, mint `{id}`; any method; unknown id:
 //! 500; end: 404) and `GET /records/{id}/medications/` (a small flat RDF/XML
-//! answer with one `sp:Medication` whose drug name has a `dcterms:title`).
+//! answer with one `sp:Medication` whose drug name has a `dcterms:title`;
+//! its statement URI is the record's data URL, the id percent-encoded as
+//! smartsweep encodes it, plus `m1`).
 //! It does **not** verify OAuth signatures. The path is percent-decoded
 //! before routing, as the reference does, so an id with `/` cannot be
 //! reached (the reference's routing is `[^/]+`).
@@ -54,11 +56,11 @@
 //! - `drug_title(s)`: the drug name in every `Medication` answer (e.g. a
 //!   formula-like or control-character title).
 //!
-//! Bounds: the server stops by itself after `lifetime` (default 120 s) or
-//! `max_requests` requests (default 100,000; later requests are answered
-//! 503), and when the [`HostileServer`] is dropped (which cancels every
-//! connection and slow answer at once); it keeps the last 1,000 requests for
-//! `seen()`.
+//! Bounds: the server stops by itself after `lifetime` (default 120 s), and
+//! when the [`HostileServer`] is dropped (which cancels every connection and
+//! slow answer at once); it answers at most `max_requests` requests
+//! (default 100,000) and 503 after that; it keeps the last 1,000 requests
+//! for `seen()`.
 
 #![allow(dead_code)]
 // Test helpers: a failed setup step should panic with its message.
@@ -406,7 +408,11 @@ async fn manifest(st: &ServerState) -> Response {
     }
     let base = st.base.lock().unwrap().clone();
     let body = serde_json::json!({"api_base": base, "smart_version": "0.6.1", "name": "hostile"});
-    ([(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 fn next(st: &ServerState, after: &str) -> Response {
@@ -425,6 +431,18 @@ fn next(st: &ServerState, after: &str) -> Response {
 
 fn form(s: &str) -> String {
     utf8_percent_encode(s, NON_ALPHANUMERIC).to_string()
+}
+
+/// A path segment as smartsweep encodes it (unreserved characters and `@`
+/// stay), so statement URIs start with the record's data URL.
+fn path_segment(s: &str) -> String {
+    const SEGMENT: &percent_encoding::AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~')
+        .remove(b'@');
+    utf8_percent_encode(s, SEGMENT).to_string()
 }
 
 fn token(st: &ServerState, id: &str) -> Response {
@@ -468,10 +486,13 @@ fn data(st: &ServerState, id: &str, query: Option<&str>) -> Response {
         return status(st, code);
     }
     let base = st.base.lock().unwrap().clone();
-    let url = format!("{base}/records/{}/medications/", form(id));
+    let url = format!("{base}/records/{}/medications/", path_segment(id));
     let params = query_pairs(query);
     if let (Some(pad), Some(limit)) = (st.cfg.endless_pages, params.get("limit")) {
-        let offset: u64 = params.get("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
+        let offset: u64 = params
+            .get("offset")
+            .and_then(|o| o.parse().ok())
+            .unwrap_or(0);
         let limit: u64 = limit.parse().unwrap_or(10);
         let body = endless_page(&url, &st.cfg.drug_title, offset, limit, pad);
         return rdf_response(Bytes::from(body));
@@ -548,7 +569,10 @@ fn medication_description(url: &str, title: &str, n: u64) -> String {
 }
 
 fn medication(url: &str, title: &str) -> String {
-    format!("{HEAD}{}</rdf:RDF>\n", medication_description(url, title, 1))
+    format!(
+        "{HEAD}{}</rdf:RDF>\n",
+        medication_description(url, title, 1)
+    )
 }
 
 fn endless_page(url: &str, title: &str, offset: u64, limit: u64, pad: usize) -> String {
@@ -579,7 +603,9 @@ pub fn non_xml_text(n: usize) -> Vec<u8> {
 /// An HTML login page, as a proxy in front of a container answers.
 pub const LOGIN_PAGE: &str = "<!DOCTYPE html>\n<html><head><title>Sign in</title></head>\n<body><form action=\"/login\" method=\"post\"><input name=\"user\"><input name=\"password\" type=\"password\"></form></body></html>\n";
 
-/// The XML entity-expansion bomb: 10^9 "lol"s if a parser expands entities.
+/// The XML entity-expansion bomb: 10^9 "lol"s (3 GB) if a parser expands
+/// entities, in a medication's title; with a ResponseSummary whose
+/// `nextPageURL` invites a paging client to parse it.
 pub const BILLION_LAUGHS: &str = r#"<?xml version="1.0"?>
 <!DOCTYPE lolz [
  <!ENTITY lol "lol">
@@ -600,6 +626,10 @@ pub const BILLION_LAUGHS: &str = r#"<?xml version="1.0"?>
   </rdf:Description>
   <rdf:Description rdf:nodeID="N1">
     <dcterms:title>&lol9;</dcterms:title>
+  </rdf:Description>
+  <rdf:Description rdf:nodeID="N2">
+    <rdf:type rdf:resource="http://smartplatforms.org/terms/api#ResponseSummary"/>
+    <api:nextPageURL xmlns:api="http://smartplatforms.org/terms/api#">http://example.org/records/1/medications/?limit=10&amp;offset=10</api:nextPageURL>
   </rdf:Description>
 </rdf:RDF>
 "#;
