@@ -288,13 +288,13 @@ impl Walker {
 
     async fn begin(&mut self, resume: Option<Resume>) -> Result<Option<RecordToken>, ExtractError> {
         match resume {
-            None => self.from_start().await,
+            None => self.chain_start().await,
             Some(r) => self.resume_after(r).await,
         }
     }
 
     /// The chain's first record: `first`, or a token for its seed.
-    async fn from_start(&self) -> Result<Option<RecordToken>, ExtractError> {
+    async fn chain_start(&self) -> Result<Option<RecordToken>, ExtractError> {
         match &self.start {
             None => self.first().await,
             Some(id) => self.client.mint(id.as_str()).await.map(Some),
@@ -355,7 +355,7 @@ impl Walker {
             "none of the last {} committed records exists any more; restarting from {from} and skipping ids up to `{watermark}` in byte order",
             r.recent.len()
         );
-        match self.from_start().await {
+        match self.chain_start().await {
             Err(e) if self.start.is_some() && e.status() == Some(500) => {
                 tracing::warn!(
                     "the chain's start is gone too; restarting from the first record and skipping ids up to `{watermark}` in byte order"

@@ -35,8 +35,8 @@
 //!   percent-decoded from paths).
 //! - `cycle_back_to(id)`: after the last record, `next` answers `id` again
 //!   instead of 404 (a cursor cycle).
-//! - `broken_next(ids)`: `next` after these ids answers 500 although the
-//!   records exist (and mint still works).
+//! - `broken_next(ids, times)`: `next` after these ids answers 500 the
+//!   first `times` times (then works), although the records exist.
 //! - `endless_pages(page_bytes)`: with `limit`, every page of every record
 //!   carries an `api:nextPageURL` to the next offset, and about `page_bytes`
 //!   of padding: the pages never end.
@@ -105,6 +105,7 @@ pub struct Hostile {
     records: Vec<String>,
     cycle_back_to: Option<String>,
     broken_next: Vec<String>,
+    broken_times: u32,
     endless_pages: Option<usize>,
     data_body: DataBody,
     data_status: Option<u16>,
@@ -129,6 +130,7 @@ impl Hostile {
             records: vec!["1".into(), "2".into(), "3".into()],
             cycle_back_to: None,
             broken_next: Vec::new(),
+            broken_times: 0,
             endless_pages: None,
             data_body: DataBody::Medication,
             data_status: None,
@@ -157,13 +159,14 @@ impl Hostile {
         self
     }
 
-    /// `next` after these ids answers 500 (the records still exist).
-    pub fn broken_next<I, S>(mut self, ids: I) -> Self
+    /// `next` after these ids answers 500 the first `times` times.
+    pub fn broken_next<I, S>(mut self, ids: I, times: u32) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
         self.broken_next = ids.into_iter().map(Into::into).collect();
+        self.broken_times = times;
         self
     }
 
@@ -235,6 +238,7 @@ impl Hostile {
             requests: requests.clone(),
             seen: seen.clone(),
             non_xml: Mutex::new(None),
+            broken: Mutex::new(std::collections::HashMap::new()),
         });
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -338,6 +342,8 @@ struct ServerState {
     seen: Arc<Mutex<VecDeque<Seen>>>,
     /// The `NonXml` body, built once.
     non_xml: Mutex<Option<Bytes>>,
+    /// 500s answered so far per `broken_next` id.
+    broken: Mutex<std::collections::HashMap<String, u32>>,
 }
 
 enum Route {
@@ -421,7 +427,12 @@ fn next(st: &ServerState, after: &str) -> Response {
         return status(st, 500);
     };
     if st.cfg.broken_next.iter().any(|b| b == after) {
-        return status(st, 500);
+        let mut broken = st.broken.lock().unwrap();
+        let n = broken.entry(after.to_owned()).or_default();
+        if *n < st.cfg.broken_times {
+            *n += 1;
+            return status(st, 500);
+        }
     }
     match records.get(i + 1).or(st.cfg.cycle_back_to.as_ref()) {
         Some(id) => token(st, id),
