@@ -254,7 +254,7 @@ async fn a_10_mib_body_never_reaches_a_message() {
 
 #[tokio::test]
 async fn huge_record_ids_are_refused_with_an_excerpt() {
-    // An id over the 1 KiB id limit (in a small token answer).
+    // An id over the 256-byte id limit (in a small token answer).
     let long = format!("{}\u{1b}[2J", "A".repeat(5000));
     let server = Hostile::new().records([long.as_str()]).start();
     let e = client(&server).first().await.unwrap_err();

@@ -141,7 +141,8 @@ pub struct Fetched {
     /// The record's data URL without a query ([`Client::data_url`]): what
     /// was requested, and the base IRI to parse the pages with.
     pub url: String,
-    /// The `Content-Type` of the last page, if the container sent one.
+    /// The `Content-Type` of the last page, if the container sent one (as
+    /// sent: quote it through [`crate::text::excerpt`]).
     pub content_type: Option<String>,
 }
 
@@ -984,7 +985,7 @@ fn is_html(content_type: Option<&str>) -> bool {
 fn html_message(url: &Url, ans: &Answer) -> String {
     format!(
         "GET `{url}`: HTTP 200 with `Content-Type: {}`: an HTML page, not RDF/XML (a login, proxy or error page in front of the container?); it begins with `{}`; check --api-base",
-        escape_control(ans.content_type.as_deref().unwrap_or("")),
+        excerpt(ans.content_type.as_deref().unwrap_or("").as_bytes(), None),
         excerpt(&ans.body, None)
     )
 }

@@ -48,7 +48,7 @@ pub const TOKEN_BODY_BYTES: u64 = 64 * 1024;
 /// reference's ids are at most 50 characters). A longer one is refused, so
 /// no unbounded server text travels on into URLs, logs, errors and
 /// checkpoints.
-pub const MAX_RECORD_ID_BYTES: usize = 1024;
+pub const MAX_RECORD_ID_BYTES: usize = 256;
 
 /// One MiB.
 pub const MIB: u64 = 1024 * 1024;

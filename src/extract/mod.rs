@@ -46,7 +46,7 @@ pub use retry::RetryPolicy;
 pub use stats::{ClientStats, Latencies, LatencyHistogram, RetryCauses};
 pub use walk::{ChainSpec, Resume, chain_specs, known, resolve_starts, walk};
 
-/// The whole cursor, `first` (or after `start_after`) to the 404: [`walk`]
+/// The whole cursor, `first` (or after `start_after`) to the 404: [`walk()`]
 /// with the default [`ChainSpec`]. Only `preview` still calls it; delete it
 /// once `preview` goes through the engine.
 pub fn cursor(
@@ -175,8 +175,8 @@ impl ExtractError {
         matches!(self, ExtractError::Rejected { .. })
     }
 
-    /// The HTTP status behind the error, if there was one. The engine uses
-    /// `Some(500)` from `next` to detect a vanished watermark.
+    /// The HTTP status behind the error, if there was one. The walk takes
+    /// `Some(500)` from `next` or a mint for a record that is gone.
     pub fn status(&self) -> Option<u16> {
         match self {
             ExtractError::Rejected { status, .. } | ExtractError::Status { status, .. } => {
