@@ -1,6 +1,7 @@
 //! The command line (clap derive). Doc comments here are the `--help` text;
 //! [`crate::commands`] carries the commands out.
 
+use crate::extract::defaults;
 use crate::load::{Compression, Format};
 use crate::sandbox::SandboxArgs;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -146,17 +147,21 @@ pub struct SourceArgs {
     #[arg(long, default_value_t = 16, value_name = "N")]
     pub concurrency: usize,
     /// Per-request timeout in seconds.
-    #[arg(long, default_value_t = 60, value_name = "S")]
+    #[arg(long, default_value_t = defaults::REQUEST_TIMEOUT_S, value_name = "S")]
     pub timeout_s: u64,
     /// HTTP attempts per request before a record is given up.
-    #[arg(long, default_value_t = 6, value_name = "N")]
+    #[arg(long, default_value_t = defaults::MAX_ATTEMPTS, value_name = "N")]
     pub max_attempts: u32,
     /// Largest answer accepted for one record, in MiB.
-    #[arg(long, default_value_t = 64, value_name = "MIB")]
+    #[arg(long, default_value_t = defaults::MAX_BODY_MIB, value_name = "MIB")]
     pub max_body_mib: u64,
+    /// Largest total of one record's pages (with a page size), in MiB; a
+    /// record over it fails.
+    #[arg(long, default_value_t = defaults::MAX_RECORD_MIB, value_name = "MIB")]
+    pub max_record_mib: u64,
     /// First retry delay in milliseconds (backoff doubles it, with full
     /// jitter, up to 30 s).
-    #[arg(long, default_value_t = 250, value_name = "MS", hide = true)]
+    #[arg(long, default_value_t = defaults::RETRY_BASE_DELAY_MS, value_name = "MS", hide = true)]
     pub retry_base_ms: u64,
     /// Records in the embedded sandbox (only when no container is configured).
     #[arg(long, default_value_t = 1000, value_name = "N")]

@@ -20,6 +20,14 @@ use smartsweep::failure::Stage;
 use smartsweep::secret::Secret;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// Resume after `id`, with no earlier committed id known.
+fn resume(id: &str) -> extract::Resume {
+    extract::Resume {
+        watermark: id.into(),
+        recent: vec![id.into()],
+    }
+}
+
 const APP: &str = "test-app@apps.smartplatforms.org";
 const CONSUMER_SECRET: &str = "c0nsumer-s3cret";
 
@@ -525,16 +533,20 @@ async fn cursor_walks_in_order_until_404() {
     }))
     .await;
     let client = Client::new(config(&server.base)).unwrap();
-    let got: Vec<_> = extract::cursor(client.clone(), None)
+    let got: Vec<_> = extract::walk(client.clone(), extract::ChainSpec::default(), None)
         .map(|r| r.unwrap().record_id)
         .collect()
         .await;
     assert_eq!(got, ids);
     // Resuming after a watermark.
-    let got: Vec<_> = extract::cursor(client.clone(), Some("2169591".into()))
-        .map(|r| r.unwrap().record_id)
-        .collect()
-        .await;
+    let got: Vec<_> = extract::walk(
+        client.clone(),
+        extract::ChainSpec::default(),
+        Some(resume("2169591")),
+    )
+    .map(|r| r.unwrap().record_id)
+    .collect()
+    .await;
     assert_eq!(got, ["613876"]);
     let paths: Vec<_> = server.seen().into_iter().map(|s| s.path).collect();
     assert_eq!(
@@ -562,7 +574,9 @@ async fn empty_container_and_vanished_watermark() {
     .await;
     let client = Client::new(config(&server.base)).unwrap();
     assert!(client.first().await.unwrap().is_none());
-    let n = extract::cursor(client.clone(), None).count().await;
+    let n = extract::walk(client.clone(), extract::ChainSpec::default(), None)
+        .count()
+        .await;
     assert_eq!(n, 0);
     let err = client.next("gone").await.unwrap_err();
     assert_eq!(err.status(), Some(500));
@@ -572,10 +586,29 @@ async fn empty_container_and_vanished_watermark() {
         msg.contains("/gone/next") && msg.contains("HTTP 500") && msg.contains("5 attempt"),
         "{msg}"
     );
-    // The cursor stream yields the error and ends.
-    let items: Vec<_> = extract::cursor(client, Some("gone".into())).collect().await;
-    assert_eq!(items.len(), 1);
-    assert_eq!(items[0].as_ref().unwrap_err().status(), Some(500));
+    // Resuming after it: the watermark is gone (500) and no earlier
+    // committed record is known, so the walk restarts from `first`, which
+    // finds nothing here.
+    let before = server.seen().len();
+    let resume = extract::Resume {
+        watermark: "gone".into(),
+        recent: vec!["gone".into()],
+    };
+    let items: Vec<_> = extract::walk(client, extract::ChainSpec::default(), Some(resume))
+        .collect()
+        .await;
+    assert!(items.is_empty());
+    let paths: Vec<_> = server.seen()[before..]
+        .iter()
+        .map(|s| s.path.rsplit('/').take(2).collect::<Vec<_>>().join("<"))
+        .collect();
+    assert_eq!(
+        paths,
+        ["next<gone"; 5]
+            .into_iter()
+            .chain(["first<records"])
+            .collect::<Vec<_>>()
+    );
 }
 
 #[tokio::test]
@@ -598,7 +631,14 @@ async fn known_ids_keep_input_order() {
     let client = Client::new(cfg).unwrap();
     let mut ids: Vec<String> = (0..10).map(|i| format!("r{i}")).collect();
     ids.insert(4, "unknown".into());
-    let got: Vec<_> = extract::known_ids(client, ids.clone(), 4).collect().await;
+    let got: Vec<_> = extract::known(
+        client,
+        ids.iter().map(|i| i.as_str().into()).collect(),
+        0,
+        4,
+    )
+    .collect()
+    .await;
     let got_ids: Vec<_> = got.iter().map(|(id, _)| id.clone()).collect();
     assert_eq!(got_ids, ids);
     for (id, r) in &got {

@@ -74,7 +74,7 @@ async fn oauthlib_verifies_our_signatures() {
     client.manifest().await.unwrap();
 
     // The cursor (2-legged POSTs), then each record's data (3-legged GETs).
-    let tokens: Vec<_> = extract::cursor(client.clone(), None)
+    let tokens: Vec<_> = extract::walk(client.clone(), extract::ChainSpec::default(), None)
         .map(|t| t.unwrap())
         .collect()
         .await;
@@ -99,9 +99,14 @@ async fn oauthlib_verifies_our_signatures() {
         assert_eq!(paged.pages.len(), 3, "5 medications in pages of 2");
     }
     // Known ids: minted tokens (2-legged), used 3-legged.
-    let minted: Vec<_> = extract::known_ids(client.clone(), ids.clone(), 3)
-        .collect()
-        .await;
+    let minted: Vec<_> = extract::known(
+        client.clone(),
+        ids.iter().map(|i| i.as_str().into()).collect(),
+        0,
+        3,
+    )
+    .collect()
+    .await;
     for (id, t) in &minted {
         let t = t.as_ref().unwrap();
         assert_eq!(&t.record_id, id);

@@ -14,6 +14,14 @@ use smartsweep::failure::RecordFailure;
 use smartsweep::sandbox::{self, SandboxConfig, SandboxHandle};
 use smartsweep::secret::Secret;
 
+/// Resume after `id`, with no earlier committed id known.
+fn resume(id: &str) -> extract::Resume {
+    extract::Resume {
+        watermark: id.into(),
+        recent: vec![id.into()],
+    }
+}
+
 async fn start(cfg: SandboxConfig) -> SandboxHandle {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     sandbox::start(cfg, listener).await.unwrap()
@@ -30,7 +38,7 @@ fn client_for(sb: &SandboxHandle, cfg: &SandboxConfig, attempts: u32) -> Client 
 /// Fetch every record of the cursor, 8 at a time, in cursor order.
 async fn walk(client: &Client) -> Vec<(String, Result<Vec<bytes::Bytes>, RecordFailure>)> {
     let fetcher = client.clone();
-    extract::cursor(client.clone(), None)
+    extract::walk(client.clone(), extract::ChainSpec::default(), None)
         .map(|t| t.expect("the cursor survives the faults"))
         .map(move |t| {
             let c = fetcher.clone();
@@ -133,9 +141,14 @@ async fn known_ids_mint_tokens_in_input_order() {
     ids.insert(3, "no-such-record".into());
     let sb = start(cfg.clone()).await;
     let client = client_for(&sb, &cfg, 2);
-    let got: Vec<_> = extract::known_ids(client.clone(), ids.clone(), 6)
-        .collect()
-        .await;
+    let got: Vec<_> = extract::known(
+        client.clone(),
+        ids.iter().map(|i| i.as_str().into()).collect(),
+        0,
+        6,
+    )
+    .collect()
+    .await;
     assert_eq!(
         got.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>(),
         ids
@@ -163,15 +176,19 @@ async fn cursor_ends_resumes_and_reports_a_vanished_watermark() {
     let truth = sandbox::record_ids(&cfg);
     let sb = start(cfg.clone()).await;
     let client = client_for(&sb, &cfg, 2);
-    let all: Vec<_> = extract::cursor(client.clone(), None)
+    let all: Vec<_> = extract::walk(client.clone(), extract::ChainSpec::default(), None)
         .map(|t| t.unwrap().record_id)
         .collect()
         .await;
     assert_eq!(all, truth);
-    let rest: Vec<_> = extract::cursor(client.clone(), Some(truth[4].clone()))
-        .map(|t| t.unwrap().record_id)
-        .collect()
-        .await;
+    let rest: Vec<_> = extract::walk(
+        client.clone(),
+        extract::ChainSpec::default(),
+        Some(resume(&truth[4])),
+    )
+    .map(|t| t.unwrap().record_id)
+    .collect()
+    .await;
     assert_eq!(rest, truth[5..]);
     let e = client.next("0-not-a-record").await.unwrap_err();
     assert_eq!(e.status(), Some(500));
@@ -217,7 +234,9 @@ async fn wrong_secret_is_rejected_with_a_useful_message() {
     assert_eq!(client.stats().requests, 1, "a 401 is not retried");
 
     // Through the cursor stream: one error, then the end.
-    let items: Vec<_> = extract::cursor(client, None).collect().await;
+    let items: Vec<_> = extract::walk(client, extract::ChainSpec::default(), None)
+        .collect()
+        .await;
     assert_eq!(items.len(), 1);
     assert!(items[0].as_ref().unwrap_err().is_fatal_credentials());
 
@@ -318,7 +337,7 @@ async fn filters_and_paging_are_signed_and_complete() {
     };
     let sb = start(cfg.clone()).await;
     let client = client_for(&sb, &cfg, 1);
-    let tokens: Vec<_> = extract::cursor(client.clone(), None)
+    let tokens: Vec<_> = extract::walk(client.clone(), extract::ChainSpec::default(), None)
         .map(|t| t.unwrap())
         .collect()
         .await;

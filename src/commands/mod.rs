@@ -182,9 +182,13 @@ fn client_config(plan: &Plan, src: &SourceArgs, c: &Container) -> ClientConfig {
         consumer_key: plan.consumer_key.clone(),
         consumer_secret: c.secret.clone(),
         ca_file: src.ca_file.clone(),
-        connect_timeout: Duration::from_secs(src.timeout_s.clamp(1, 30)),
+        connect_timeout: Duration::from_secs(
+            src.timeout_s.clamp(1, extract::defaults::CONNECT_TIMEOUT_S),
+        ),
         request_timeout: Duration::from_secs(src.timeout_s.max(1)),
         max_body_bytes: src.max_body_mib.max(1) * 1024 * 1024,
+        max_record_bytes: src.max_record_mib.max(1) * 1024 * 1024,
+        manifest_timeout: extract::defaults::MANIFEST_TIMEOUT,
         retry: RetryPolicy {
             max_attempts: src.max_attempts.max(1),
             base_delay: Duration::from_millis(src.retry_base_ms),

@@ -112,8 +112,8 @@ impl Worker {
             .fetch(token, &g.resource, &g.params, g.page_size)
             .await;
         StageTimes::add(&self.times.fetch_ns, t0);
-        let base = self.client.data_url(token.record_id.as_str(), &g.resource);
-        r.map(|f| (f.pages, base))
+        // The request URL, percent-encoded: the base IRI of the answer.
+        r.map(|f| (f.pages, f.url))
     }
 
     /// Every table of the record on the blocking pool, in one task.

@@ -6,9 +6,16 @@
 //! - [`client`]: the HTTP client ([`Client`]): the manifest, the three
 //!   background-app token calls (`first`, `next`, mint), record data with
 //!   optional paging, body limits, timeouts, the retry loop and its counters.
-//! - [`cursor`](mod@cursor): the record cursor as an ordered stream, and known ids with
+//! - [`walk`](mod@walk): where record tokens come from, as ordered streams:
+//!   a cursor chain (`first` or a seed, then `next`; resume after a
+//!   watermark, with the deleted-watermark fallback; cycle detection in
+//!   constant memory), the starts of parallel chains, and known ids with
 //!   concurrently minted tokens.
 //! - [`retry`]: the retry policy (what is transient, backoff, `Retry-After`).
+//! - [`defaults`]: the one source of the retry, timeout and size defaults
+//!   (the library's and the command line's).
+//! - [`stats`]: the client's counters: retries by cause, latency histograms
+//!   per endpoint class.
 //! - [`inputs`]: the id list of `--records-from` and the consumer secret.
 //!
 //! Credentials travel as [`Secret`](crate::secret::Secret); no error, log line or `Debug` output of
@@ -16,19 +23,26 @@
 //! header.
 
 pub mod client;
-pub mod cursor;
+pub mod defaults;
 pub mod inputs;
 pub mod oauth;
 pub mod retry;
+pub mod stats;
 pub mod walk;
 
 use std::path::PathBuf;
 
-pub use client::{Client, ClientConfig, ClientStats, Fetched, RecordToken};
-pub use cursor::{cursor, known_ids};
+use crate::record::RecordId;
+
+pub use client::{
+    Client, ClientConfig, Fetched, MAX_ENTITY_BYTES, RecordToken, check_path_id,
+    declared_entity_bytes,
+};
 pub use inputs::{SECRET_ENV, load_consumer_secret, read_record_ids};
 pub use oauth::authorization_header;
 pub use retry::RetryPolicy;
+pub use stats::{ClientStats, Latencies, LatencyHistogram, RetryCauses};
+pub use walk::{ChainSpec, Resume, chain_specs, known, resolve_starts, walk};
 
 /// What can go wrong while talking to the container (outside a record's own
 /// data fetch, which ends in a [`crate::failure::RecordFailure`] instead).
@@ -79,6 +93,28 @@ pub enum ExtractError {
         /// The last cause.
         message: String,
     },
+    /// The cursor came back to a record it had already answered: it goes
+    /// round in a cycle and would never end. Fatal for the run.
+    #[error(
+        "the container's record cursor came back to record `{record_id}` ({detail}): it goes round in a cycle and would never end\nhint: the container's `next` is broken around this record: report it to the container's operator; the records committed so far are kept"
+    )]
+    CursorCycle {
+        /// The record answered twice (`Display` escapes it).
+        record_id: RecordId,
+        /// How it was seen again.
+        detail: String,
+    },
+    /// A record id no request URL can carry (it contains `/`, or it is `.`
+    /// or `..`): the container's routing cannot reach that record.
+    #[error(
+        "record id `{record_id}` cannot be used in a URL: {reason}\nhint: the container holds a record no SMART client can address: ask its operator to rename it"
+    )]
+    UnusableId {
+        /// The id (`Display` escapes it).
+        record_id: RecordId,
+        /// Why.
+        reason: &'static str,
+    },
     /// A 200 answer that does not say what it should (a token answer without
     /// `oauth_token`, a manifest that is not JSON, an oversized body).
     #[error("unexpected answer from `{url}`: {message}")]
@@ -111,8 +147,8 @@ impl ExtractError {
         matches!(self, ExtractError::Rejected { .. })
     }
 
-    /// The HTTP status behind the error, if there was one. The engine uses
-    /// `Some(500)` from `next` to detect a vanished watermark.
+    /// The HTTP status behind the error, if there was one. The walk takes
+    /// `Some(500)` from `next` or a mint for a record that is gone.
     pub fn status(&self) -> Option<u16> {
         match self {
             ExtractError::Rejected { status, .. } | ExtractError::Status { status, .. } => {

@@ -13,6 +13,8 @@
 
 use std::time::{Duration, SystemTime};
 
+use super::defaults;
+
 /// How a call retries transient failures.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -30,14 +32,15 @@ pub struct RetryPolicy {
     pub sleep: bool,
 }
 
+/// The defaults of [`super::defaults`]: the command line's.
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
-            max_attempts: 5,
-            base_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(30),
-            retry_after_cap: Duration::from_secs(120),
-            deadline: Duration::from_secs(300),
+            max_attempts: defaults::MAX_ATTEMPTS,
+            base_delay: Duration::from_millis(defaults::RETRY_BASE_DELAY_MS),
+            max_delay: defaults::RETRY_MAX_DELAY,
+            retry_after_cap: defaults::RETRY_AFTER_CAP,
+            deadline: defaults::RETRY_DEADLINE,
             sleep: true,
         }
     }

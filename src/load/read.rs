@@ -11,14 +11,21 @@ use std::sync::Arc;
 
 /// A part's bytes as record batches. CSV columns come back as text (the
 /// header names them; an empty cell is null).
-pub fn decode_part(bytes: Vec<u8>, format: Format, path: &str) -> Result<Vec<RecordBatch>, LoadError> {
+pub fn decode_part(
+    bytes: Vec<u8>,
+    format: Format,
+    path: &str,
+) -> Result<Vec<RecordBatch>, LoadError> {
     let bad = |message: String| LoadError::Encode {
         path: PathBuf::from(path),
         message,
     };
     match format.part_format() {
         Format::Csv => {
-            let header_end = bytes.iter().position(|&b| b == b'\n').unwrap_or(bytes.len());
+            let header_end = bytes
+                .iter()
+                .position(|&b| b == b'\n')
+                .unwrap_or(bytes.len());
             let header = String::from_utf8_lossy(&bytes[..header_end]);
             let fields: Vec<Field> = header
                 .trim_end_matches(['\r', '\n'])
@@ -46,7 +53,11 @@ pub fn decode_part(bytes: Vec<u8>, format: Format, path: &str) -> Result<Vec<Rec
 }
 
 /// Reads the part at `path` from `store`.
-pub fn read_part(store: &dyn Store, path: &str, format: Format) -> Result<Vec<RecordBatch>, LoadError> {
+pub fn read_part(
+    store: &dyn Store,
+    path: &str,
+    format: Format,
+) -> Result<Vec<RecordBatch>, LoadError> {
     let bytes = store.read(path)?.ok_or_else(|| LoadError::PartTampered {
         path: PathBuf::from(store.describe_path(path)),
         problem: "missing".into(),
@@ -83,11 +94,13 @@ pub const MAX_SEEDS: usize = 4096;
 pub fn seeds_of(store: &dyn Store) -> Result<Vec<crate::record::RecordId>, LoadError> {
     use super::MANIFEST_FILE;
     use super::manifest::Manifest;
-    let not_output = |message: String| LoadError::Store {
+    let not_output = |message: String| {
+        LoadError::Store {
         path: PathBuf::from(store.describe()),
         message,
         hint: "give --seeds-from a finished smartsweep output (it has `_manifest.json` and `_SUCCESS`), or --seeds FILE with record ids one per line".into(),
         usage: true,
+    }
     };
     let bytes = store.read(MANIFEST_FILE)?.ok_or_else(|| {
         not_output(format!(

@@ -187,6 +187,8 @@ pub fn client_config(api_base: &str) -> smartsweep::extract::ClientConfig {
         connect_timeout: std::time::Duration::from_secs(5),
         request_timeout: std::time::Duration::from_secs(30),
         max_body_bytes: 64 << 20,
+        max_record_bytes: smartsweep::extract::defaults::MAX_RECORD_MIB << 20,
+        manifest_timeout: smartsweep::extract::defaults::MANIFEST_TIMEOUT,
         retry: smartsweep::extract::RetryPolicy::default(),
     }
 }
