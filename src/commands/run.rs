@@ -17,7 +17,7 @@ async fn execute_plan(
     src: &SourceArgs,
     out: &OutputArgs,
     source: Source,
-    quiet: bool,
+    (quiet, audit): (bool, Option<Vec<String>>),
 ) -> Result<RunReport, CliError> {
     check_concurrency(src)?;
     super::max_failed(out)?;
@@ -28,7 +28,10 @@ async fn execute_plan(
     let c: Container = container(&plan, src).await?;
     let cfg = run_config(plan, src, out, source, &c);
     let cfg = match cfg {
-        Ok(cfg) => cfg,
+        Ok(mut cfg) => {
+            cfg.audit = audit;
+            cfg
+        }
         Err(e) => {
             c.stop().await;
             return Err(e);
@@ -106,7 +109,7 @@ pub(super) async fn run(a: RunArgs, quiet: bool) -> Result<u8, CliError> {
     )
     .map_err(|p| CliError::Usage(p.to_string()))?;
     let source = record_source(&a.source)?;
-    let report = execute_plan(plan, &a.source, &a.output, source, quiet).await?;
+    let report = execute_plan(plan, &a.source, &a.output, source, (quiet, None)).await?;
     print_summary(&report);
     Ok(outcome_code(&report))
 }
@@ -206,7 +209,8 @@ pub(super) async fn audit(a: AuditArgs, quiet: bool) -> Result<u8, CliError> {
     let plan = audit_plan(&a.rxnorm, a.title_match.as_deref(), &a.source, &a.output)?;
     let codes = a.rxnorm.join(", ");
     let source = record_source(&a.source)?;
-    let report = execute_plan(plan, &a.source, &a.output, source, quiet).await?;
+    let wanted: Vec<String> = a.rxnorm.iter().map(|c| c.trim().to_owned()).collect();
+    let report = execute_plan(plan, &a.source, &a.output, source, (quiet, Some(wanted))).await?;
     let matched = report.records_with_rows;
     print_summary(&report);
     if report.outcome == Outcome::AlreadyFinished {

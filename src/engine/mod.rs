@@ -127,6 +127,9 @@ pub struct RunConfig {
     pub fresh: bool,
     /// Stop after this many records (`preview`).
     pub limit: Option<u64>,
+    /// An audit's codes: the manifest then counts the first table's rows
+    /// per value of its `rxnorm` column and states the coverage.
+    pub audit: Option<Vec<String>>,
     /// Parquet row group bound in rows.
     pub row_group_rows: usize,
     /// Parquet row group bound in bytes.
@@ -149,6 +152,7 @@ impl RunConfig {
             breaker: DEFAULT_BREAKER,
             fresh: false,
             limit: None,
+            audit: None,
             // Small enough that the open row group (held in memory until it
             // is flushed) does not dominate memory; large enough for readers
             // (DuckDB's own default is 122,880 rows).

@@ -13,11 +13,13 @@ use crate::checkpoint::{ChainState, Checkpoint, Mode};
 use crate::extract::{Client, walk};
 use crate::failure::Stage;
 use crate::load::manifest::{
-    ChainSummary, HttpSummary, Manifest, PipelineInfo, RunStatus, TableInfo, TableSummary,
+    AuditSummary, ChainSummary, Histogram, HttpSummary, Manifest, PipelineInfo, RunStatus,
+    TableInfo, TableSummary,
 };
 use crate::load::{self, Claim, Destination, LoadError, Opened, WriterOptions};
 use crate::progress::{Counters, Reporter};
 use crate::record::RecordId;
+use arrow_array::Array;
 use futures::stream::{self, BoxStream, StreamExt};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -489,7 +491,8 @@ impl Run {
         tokio::task::block_in_place(|| -> Result<(), LoadError> {
             sink.empty_parts()?;
             sink.write_errors()?;
-            let manifest = self.manifest(&sink, client, resumed);
+            let mut manifest = self.manifest(&sink, client, resumed);
+            manifest.audit = self.audit_summary(&sink)?;
             sink.dest.finish(&manifest)
         })?;
         let outcome = if sink.cp.failures.is_empty() {
@@ -599,12 +602,7 @@ impl Run {
             },
             tables,
             stage_busy_seconds: self.times.busy(),
-            http: HttpSummary {
-                requests: http.requests,
-                retries: http.retries,
-                token_remints: http.remints,
-                ..HttpSummary::default()
-            },
+            http: http_summary(&http),
             timeline: cp.timeline.clone(),
             slowest_records: sink.slowest.list(),
             seeds: cp
@@ -614,6 +612,48 @@ impl Run {
                 .collect(),
             audit: None,
         }
+    }
+
+    /// An audit's matches per code, read back from the committed parts of
+    /// its table, and whether "no match" is proven.
+    fn audit_summary(&self, sink: &Sink) -> Result<Option<AuditSummary>, LoadError> {
+        let Some(codes) = &self.cfg.audit else {
+            return Ok(None);
+        };
+        let Some(table) = self.cfg.plan.tables.first() else {
+            return Ok(None);
+        };
+        let state = sink.cp.tables.get(&table.name).cloned().unwrap_or_default();
+        let mut matches: std::collections::BTreeMap<String, u64> =
+            codes.iter().map(|c| (c.clone(), 0)).collect();
+        for part in &state.parts {
+            let format = self.cfg.plan.output.format;
+            for b in &load::read::read_part(sink.dest.store(), &part.file, format)? {
+                let Some(col) = b
+                    .column_by_name("rxnorm")
+                    .and_then(|c| c.as_any().downcast_ref::<arrow_array::StringArray>())
+                else {
+                    continue;
+                };
+                for v in col.iter().flatten() {
+                    *matches.entry(v.to_owned()).or_default() += 1;
+                }
+            }
+        }
+        let failed = sink.cp.failures.len();
+        let coverage = if failed == 0 {
+            "complete: every record was checked".to_owned()
+        } else {
+            format!(
+                "INCOMPLETE: {failed} record(s) could not be checked, so \"no match\" is not proven for them"
+            )
+        };
+        Ok(Some(AuditSummary {
+            codes: codes.clone(),
+            matches,
+            matched_records: state.records_with_rows,
+            coverage,
+        }))
     }
 }
 
@@ -712,6 +752,47 @@ async fn end_of_chain(
         Err(e) => Err(EngineError::Internal(format!(
             "the record producer of chain {chain} crashed: {e}"
         ))),
+    }
+}
+
+/// The client's counters as the manifest keeps them.
+fn http_summary(http: &crate::extract::ClientStats) -> HttpSummary {
+    use crate::extract::LatencyHistogram;
+    use crate::extract::stats::LATENCY_BUCKETS;
+    let histogram = |h: &LatencyHistogram| Histogram {
+        bounds_ms: (0..LATENCY_BUCKETS)
+            .filter_map(LatencyHistogram::upper_bound_ms)
+            .collect(),
+        counts: h.counts.to_vec(),
+    };
+    let c = &http.retry_causes;
+    let causes = [
+        ("http_429", c.http_429),
+        ("http_500", c.http_500),
+        ("http_502", c.http_502),
+        ("http_503", c.http_503),
+        ("http_504", c.http_504),
+        ("timeout", c.timeout),
+        ("truncated_body", c.truncated_body),
+        ("connection", c.connection),
+    ];
+    HttpSummary {
+        requests: http.requests,
+        retries: http.retries,
+        token_remints: http.remints,
+        retries_by_cause: causes
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(k, n)| (k.to_owned(), n))
+            .collect(),
+        latency: [
+            ("cursor", &http.latency.cursor),
+            ("token", &http.latency.mint),
+            ("data", &http.latency.data),
+        ]
+        .into_iter()
+        .map(|(k, h)| (k.to_owned(), histogram(h)))
+        .collect(),
     }
 }
 
