@@ -94,6 +94,11 @@ pub struct CommittedPart {
 /// One cursor chain's progress (known-id mode has exactly one).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChainState {
+    /// The chain's number in the run's chain plan (its part files are
+    /// named with it when the run has several chains; a shard of a sharded
+    /// run holds some of the plan's chains).
+    #[serde(default)]
+    pub index: u32,
     /// Where the chain begins: `None` is the container's `first`; an id is
     /// the chain's own first record (its seed, known to exist).
     pub start: Option<RecordId>,

@@ -77,6 +77,14 @@ pub enum Command {
     /// Serve the embedded SMART Classic sandbox container.
     #[command(after_help = SANDBOX_EXAMPLES)]
     Sandbox(SandboxArgs),
+    /// Plan a sharded run: split the cursor into chains from seeds and
+    /// assign them to N shards (writes `_plan.json` into the output).
+    #[command(after_help = PLAN_EXAMPLES)]
+    Plan(PlanArgs),
+    /// Finish a sharded run: check every shard finished, then write the
+    /// dataset's `_manifest.json` and `_SUCCESS`.
+    #[command(after_help = COMMIT_EXAMPLES)]
+    Commit(CommitArgs),
 }
 
 const RUN_EXAMPLES: &str = "\
@@ -113,6 +121,20 @@ Examples:
       --records-from cohort.txt --output out/lipitor-recall
 
 \"No match\" is a proof only when no record failed: the summary says so.";
+
+const PLAN_EXAMPLES: &str = "\
+Examples:
+  # 8 shards from last night's output; then run shard I of 8 on each worker
+  smartsweep plan pipelines/population.toml --shards 8 --seeds-from s3://bucket/nightly/2026-12-03 \\
+      --output s3://bucket/nightly/2026-12-04
+  smartsweep run pipelines/population.toml --output s3://bucket/nightly/2026-12-04 --shard 3/8
+  smartsweep commit s3://bucket/nightly/2026-12-04";
+
+const COMMIT_EXAMPLES: &str = "\
+Examples:
+  smartsweep commit out/population
+
+Exit 1 (naming them) while any shard is unfinished; re-run once they are.";
 
 const SANDBOX_EXAMPLES: &str = "\
 Examples:
@@ -212,6 +234,30 @@ impl OutputArgs {
     }
 }
 
+/// Parallel cursor chains and shards.
+#[derive(Debug, Clone, Args)]
+pub struct ChainArgs {
+    /// Walk the cursor in K chains at once, each started from a seed record
+    /// id known to exist (a previous output's ids); the chains together
+    /// visit exactly the records one serial walk visits. Needs --seeds-from
+    /// or --seeds; without them, one chain.
+    #[arg(long, default_value_t = 1, value_name = "K")]
+    pub chains: u32,
+    /// Take seed record ids from a previous finished output (any output
+    /// smartsweep wrote from this container).
+    #[arg(long, value_name = "DIR|URL")]
+    pub seeds_from: Option<String>,
+    /// Take seed record ids from a file, one per line, in the container's
+    /// cursor order.
+    #[arg(long, value_name = "FILE", conflicts_with = "seeds_from")]
+    pub seeds: Option<PathBuf>,
+    /// Run shard I of N of a sharded output written by `smartsweep plan`
+    /// (0-based). Default: JOB_COMPLETION_INDEX (a Kubernetes Indexed Job's
+    /// pod index) when the output holds a plan.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+}
+
 /// `run`
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
@@ -224,6 +270,9 @@ pub struct RunArgs {
     /// Output.
     #[command(flatten)]
     pub output: OutputArgs,
+    /// Parallel chains and shards.
+    #[command(flatten)]
+    pub chains: ChainArgs,
     /// Page size (`limit`) per request; default: one request per record.
     #[arg(long, value_name = "N")]
     pub page_size: Option<u32>,
@@ -275,6 +324,40 @@ pub struct AuditArgs {
     /// Output (default directory: `out/audit-<codes>`).
     #[command(flatten)]
     pub output: OutputArgs,
+    /// Parallel chains.
+    #[command(flatten)]
+    pub chains: ChainArgs,
+}
+
+/// `plan`
+#[derive(Debug, Clone, Args)]
+pub struct PlanArgs {
+    /// The pipeline file.
+    #[arg(value_name = "PIPELINE")]
+    pub pipeline: PathBuf,
+    /// How many shards (indexed tasks of your engine) will run the export.
+    #[arg(long, value_name = "N")]
+    pub shards: u32,
+    /// Chains in the plan, spread over the shards (default: 4 per shard).
+    #[arg(long, value_name = "K")]
+    pub chains: Option<u32>,
+    /// Take seed record ids from a previous finished output.
+    #[arg(long, value_name = "DIR|URL")]
+    pub seeds_from: Option<String>,
+    /// Take seed record ids from a file, one per line, in cursor order.
+    #[arg(long, value_name = "FILE", conflicts_with = "seeds_from")]
+    pub seeds: Option<PathBuf>,
+    /// The output the shards will write (overrides `output.path`).
+    #[arg(long, short, value_name = "DIR|URL")]
+    pub output: Option<String>,
+}
+
+/// `commit`
+#[derive(Debug, Clone, Args)]
+pub struct CommitArgs {
+    /// The sharded output (the one `smartsweep plan` wrote a plan into).
+    #[arg(value_name = "OUTPUT")]
+    pub output: String,
 }
 
 /// `--format`

@@ -7,6 +7,7 @@
 
 mod preview;
 mod run;
+mod shards;
 mod validate;
 
 use crate::cli::{Cli, Command, OutputArgs, SourceArgs};
@@ -84,6 +85,8 @@ pub async fn execute(cli: Cli) -> ExitCode {
         Command::Validate(a) => validate::validate(a),
         Command::Preview(a) => preview::preview(a).await,
         Command::Audit(a) => run::audit(a, quiet).await,
+        Command::Plan(a) => shards::plan(a),
+        Command::Commit(a) => shards::commit(a),
         Command::Sandbox(a) => sandbox::run_cli(a)
             .await
             .map(|_| exit::OK)
@@ -251,6 +254,16 @@ fn run_config(
     cfg.max_failed = max_failed(out)?;
     cfg.fresh = out.fresh;
     Ok(cfg)
+}
+
+/// A load error, classified: problems with the command line or the output
+/// found before anything was written are usage errors (exit 2).
+fn load_error(e: crate::load::LoadError) -> CliError {
+    if e.is_refusal() {
+        CliError::Usage(aborted(e).to_string())
+    } else {
+        aborted(e)
+    }
 }
 
 /// An engine error, classified: refusals found before any record was

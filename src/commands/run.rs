@@ -1,11 +1,13 @@
 //! `smartsweep run` and `smartsweep audit`.
 
+use super::shards;
 use super::{
     CliError, Container, check_concurrency, container, engine_error, exit, overrides,
     record_source, run_config, signals, usage,
 };
 use crate::cli::{AuditArgs, OutputArgs, RunArgs, SourceArgs};
-use crate::engine::{self, Outcome, RunReport, Source};
+use crate::engine::{self, Outcome, RunReport, Shard, Source};
+use crate::load::destination::StorageOptions;
 use crate::pipeline::{self, Overrides, Plan};
 use crate::progress;
 use std::path::Path;
@@ -17,7 +19,7 @@ async fn execute_plan(
     src: &SourceArgs,
     out: &OutputArgs,
     source: Source,
-    (quiet, audit): (bool, Option<Vec<String>>),
+    (quiet, audit, shard): (bool, Option<Vec<String>>, Option<Shard>),
 ) -> Result<RunReport, CliError> {
     check_concurrency(src)?;
     super::max_failed(out)?;
@@ -30,6 +32,7 @@ async fn execute_plan(
     let cfg = match cfg {
         Ok(mut cfg) => {
             cfg.audit = audit;
+            cfg.shard = shard;
             cfg
         }
         Err(e) => {
@@ -108,8 +111,18 @@ pub(super) async fn run(a: RunArgs, quiet: bool) -> Result<u8, CliError> {
         &overrides(&a.source, Some(&a.output), a.page_size),
     )
     .map_err(|p| CliError::Usage(p.to_string()))?;
-    let source = record_source(&a.source)?;
-    let report = execute_plan(plan, &a.source, &a.output, source, (quiet, None)).await?;
+    let storage = StorageOptions::default();
+    let (source, shard) = match shards::shard_of(&a.chains, &plan, &storage)? {
+        Some((shard, source)) => (source, Some(shard)),
+        None => {
+            let base = record_source(&a.source)?;
+            (
+                shards::chain_source(&a.chains, &a.source, base, &storage)?,
+                None,
+            )
+        }
+    };
+    let report = execute_plan(plan, &a.source, &a.output, source, (quiet, None, shard)).await?;
     print_summary(&report);
     Ok(outcome_code(&report))
 }
@@ -209,8 +222,22 @@ pub(super) async fn audit(a: AuditArgs, quiet: bool) -> Result<u8, CliError> {
     let plan = audit_plan(&a.rxnorm, a.title_match.as_deref(), &a.source, &a.output)?;
     let codes = a.rxnorm.join(", ");
     let source = record_source(&a.source)?;
+    if a.chains.shard.is_some() {
+        return Err(usage(
+            "--shard is for sharded exports (`smartsweep plan`), not audits",
+            "use --chains K with --seeds-from DIR to walk the cursor in parallel",
+        ));
+    }
+    let source = shards::chain_source(&a.chains, &a.source, source, &StorageOptions::default())?;
     let wanted: Vec<String> = a.rxnorm.iter().map(|c| c.trim().to_owned()).collect();
-    let report = execute_plan(plan, &a.source, &a.output, source, (quiet, Some(wanted))).await?;
+    let report = execute_plan(
+        plan,
+        &a.source,
+        &a.output,
+        source,
+        (quiet, Some(wanted), None),
+    )
+    .await?;
     let matched = report.records_with_rows;
     print_summary(&report);
     if report.outcome == Outcome::AlreadyFinished {

@@ -127,6 +127,8 @@ pub struct RunConfig {
     pub fresh: bool,
     /// Stop after this many records (`preview`).
     pub limit: Option<u64>,
+    /// This run is one shard of a sharded run (`--shard I/N`).
+    pub shard: Option<Shard>,
     /// An audit's codes: the manifest then counts the first table's rows
     /// per value of its `rxnorm` column and states the coverage.
     pub audit: Option<Vec<String>>,
@@ -152,6 +154,7 @@ impl RunConfig {
             breaker: DEFAULT_BREAKER,
             fresh: false,
             limit: None,
+            shard: None,
             audit: None,
             // Small enough that the open row group (held in memory until it
             // is flushed) does not dominate memory; large enough for readers
@@ -160,6 +163,18 @@ impl RunConfig {
             row_group_bytes: 8 * 1024 * 1024,
         }
     }
+}
+
+/// One shard of a sharded run: its number, and the plan's chains it runs
+/// (its control files live in `_shards/<index>/`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shard {
+    /// 0-based shard number.
+    pub index: usize,
+    /// Number of shards in the plan.
+    pub count: usize,
+    /// The chains of the plan this shard runs.
+    pub chains: Vec<u32>,
 }
 
 /// The circuit breaker's default: the first 50 records all failing for

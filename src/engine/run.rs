@@ -81,7 +81,10 @@ struct Breaker {
 
 impl Run {
     fn new(cfg: RunConfig, reporter: Arc<dyn Reporter>, shutdown: Shutdown) -> Run {
-        let hash = run_hash(&cfg.plan, &cfg.source);
+        let mut hash = run_hash(&cfg.plan, &cfg.source);
+        if let Some(s) = &cfg.shard {
+            hash = format!("{hash}-shard-{}-of-{}", s.index, s.count);
+        }
         Run {
             cfg,
             reporter,
@@ -122,8 +125,13 @@ impl Run {
             fresh: self.cfg.fresh,
             format: plan.output.format,
             table_dirs: plan.tables.iter().map(|t| t.dir.clone()).collect(),
-            control_dir: String::new(),
-            chains: None,
+            control_dir: self
+                .cfg
+                .shard
+                .as_ref()
+                .map(|s| crate::load::manifest::ShardPlan::control_dir(s.index))
+                .unwrap_or_default(),
+            chains: self.cfg.shard.as_ref().map(|s| s.chains.clone()),
         };
         let opened = tokio::task::block_in_place(|| dest.open(&claim))?;
         Ok((dest, opened))
@@ -205,10 +213,11 @@ impl Run {
             })
             .collect();
         let opts = self.writer_options(&cp.run_id);
+        let chain_names = cp.chains.len() > 1 || self.cfg.shard.is_some();
         let sink = Sink::new(
             dest,
             cp,
-            tables,
+            (tables, chain_names),
             opts,
             self.counters.clone(),
             self.times.clone(),
@@ -216,28 +225,46 @@ impl Run {
         Ok((sink, resumed))
     }
 
-    /// The chains of a new run: one from `first`, or one per seed that
-    /// still exists.
+    /// The chains of a new run: one from `first`, or (seeded) chain 0 from
+    /// `first` and one per seed that still exists; a shard keeps its own.
     async fn chains(&self, client: &Client) -> Result<Vec<ChainState>, EngineError> {
         let Source::Chains(candidates) = &self.cfg.source else {
             return Ok(vec![ChainState::default()]);
         };
-        let starts = walk::resolve_starts(client, candidates.clone()).await?;
-        let mut chains = vec![ChainState::default()];
-        let mut later: Vec<Vec<RecordId>> = Vec::new();
-        for (i, start) in starts.into_iter().enumerate().skip(1) {
-            match start {
-                Some(s) => {
-                    chains.push(ChainState::new(Some(s), Vec::new()));
-                    later.push(candidates[i].clone());
+        let owned: Vec<usize> = match &self.cfg.shard {
+            Some(s) => s.chains.iter().map(|&c| c as usize).collect(),
+            None => (0..candidates.len()).collect(),
+        };
+        let asked: Vec<Vec<RecordId>> = (0..candidates.len())
+            .map(|i| {
+                if owned.contains(&i) {
+                    candidates[i].clone()
+                } else {
+                    Vec::new()
                 }
-                None => tracing::warn!(
-                    "chain {i}: none of its {} seed ids exists any more; the chain before it covers its range",
-                    candidates[i].len()
-                ),
-            }
+            })
+            .collect();
+        let starts = walk::resolve_starts(client, asked).await?;
+        let mut chains = Vec::new();
+        for &i in &owned {
+            // Chain i stops at any candidate of the chains after it.
+            let stop: Vec<RecordId> = candidates.iter().skip(i + 1).flatten().cloned().collect();
+            let start = match (i, starts.get(i).cloned().flatten()) {
+                (0, _) => None,
+                (_, Some(s)) => Some(s),
+                (_, None) => {
+                    tracing::warn!(
+                        "chain {i}: none of its {} seed ids exists any more; the chain before it covers its range",
+                        candidates[i].len()
+                    );
+                    continue;
+                }
+            };
+            let mut c = ChainState::new(start, stop);
+            c.index = i as u32;
+            chains.push(c);
         }
-        if chains.len() == 1 && candidates.len() > 1 {
+        if self.cfg.shard.is_none() && chains.len() == 1 {
             return Err(EngineError::Usage {
                 message: format!(
                     "none of the {} seed ids is known to the container (each answered 500)",
@@ -245,10 +272,6 @@ impl Run {
                 ),
                 hint: "give seeds from a recent output of this container (--seeds-from DIR), or run without --chains".into(),
             });
-        }
-        // Chain i stops at any candidate of the chains after it.
-        for (i, chain) in chains.iter_mut().enumerate() {
-            chain.stop = later.iter().skip(i).flatten().cloned().collect();
         }
         Ok(chains)
     }

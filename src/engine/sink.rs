@@ -60,7 +60,7 @@ impl Sink {
     pub(crate) fn new(
         dest: Box<dyn Destination>,
         cp: Checkpoint,
-        tables: Vec<SinkTable>,
+        (tables, chain_names): (Vec<SinkTable>, bool),
         opts: WriterOptions,
         counters: Arc<Counters>,
         times: Arc<StageTimes>,
@@ -80,7 +80,7 @@ impl Sink {
             tables,
             opts,
             pending,
-            chain_names: chains > 1,
+            chain_names,
             counters,
             times,
             slowest: Slowest::default(),
@@ -94,8 +94,11 @@ impl Sink {
     }
 
     fn part_name(&self, chain: usize) -> String {
-        let index = self.cp.chains.get(chain).map_or(0, |c| c.next_part);
-        let c = self.chain_names.then_some(chain as u32);
+        let state = self.cp.chains.get(chain);
+        let index = state.map_or(0, |c| c.next_part);
+        let c = self
+            .chain_names
+            .then(|| state.map_or(chain as u32, |c| c.index));
         part_file_name(c, index, self.opts.format.extension())
     }
 
@@ -256,6 +259,10 @@ impl Sink {
     /// Gives every table without a part an empty one, so that readers of
     /// `part-*.parquet` find the schema. Returns how many it wrote.
     pub(crate) fn empty_parts(&mut self) -> Result<u64, LoadError> {
+        if self.cp.chains.is_empty() {
+            // A shard whose chains were all dropped writes nothing.
+            return Ok(0);
+        }
         let mut cp = self.cp.clone();
         let mut wrote = 0;
         for table in &self.tables {

@@ -232,28 +232,35 @@ pub struct DestinationOptions {
     pub mode: WriteMode,
 }
 
+/// The store registry: the storage at `location`. One line per kind of
+/// store.
+pub fn open_store(
+    location: &Location,
+    options: &StorageOptions,
+) -> Result<Box<dyn Store>, LoadError> {
+    let _ = options;
+    match location {
+        Location::Local(path) => Ok(Box::new(LocalStore::new(path.clone()))),
+        Location::Remote(url) => Err(LoadError::Store {
+            path: PathBuf::from(redact(url)),
+            message: format!(
+                "object storage (`{}`) is not available in this build",
+                redact(url)
+            ),
+            hint: "write to a local directory".into(),
+            usage: true,
+        }),
+    }
+}
+
 /// The registry: a destination for `location` in `format`. One line per
-/// kind of store or table format.
+/// table format.
 pub fn open(
     location: &Location,
     format: Format,
     options: &DestinationOptions,
 ) -> Result<Box<dyn Destination>, LoadError> {
-    let _ = options;
-    let store: Box<dyn Store> = match location {
-        Location::Local(path) => Box::new(LocalStore::new(path.clone())),
-        Location::Remote(url) => {
-            return Err(LoadError::Store {
-                path: PathBuf::from(redact(url)),
-                message: format!(
-                    "object storage (`{}`) is not available in this build",
-                    redact(url)
-                ),
-                hint: "write to a local directory".into(),
-                usage: true,
-            });
-        }
-    };
+    let store = open_store(location, &options.storage)?;
     match format {
         Format::Parquet | Format::Csv => Ok(Box::new(Output::new(store))),
         Format::Delta => Err(LoadError::Store {

@@ -96,7 +96,7 @@ impl Store for LocalStore {
         self.root.display().to_string()
     }
 
-    fn prepare(&mut self) -> Result<bool, LoadError> {
+    fn prepare(&mut self, lock: &str) -> Result<bool, LoadError> {
         match fs::metadata(&self.root) {
             Ok(m) if m.is_dir() => self.check_mode()?,
             Ok(_) => {
@@ -114,17 +114,19 @@ impl Store for LocalStore {
             }
             Err(e) => return Err(LoadError::io("open", &self.root, e)),
         }
-        let lock = File::open(&self.root).map_err(|e| LoadError::io("open", &self.root, e))?;
-        match lock.try_lock() {
+        let dir = self.root.join(lock);
+        if !lock.is_empty() {
+            create_dirs_below(&self.root, Path::new(lock))?;
+        }
+        let file = File::open(&dir).map_err(|e| LoadError::io("open", &dir, e))?;
+        match file.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => {
-                return Err(LoadError::Locked {
-                    path: self.root.clone(),
-                });
+                return Err(LoadError::Locked { path: dir });
             }
-            Err(fs::TryLockError::Error(e)) => return Err(LoadError::io("lock", &self.root, e)),
+            Err(fs::TryLockError::Error(e)) => return Err(LoadError::io("lock", &dir, e)),
         }
-        self.lock = Some(lock);
+        self.lock = Some(file);
         Ok(true)
     }
 

@@ -260,3 +260,39 @@ impl Manifest {
         Ok(bytes)
     }
 }
+
+/// `_plan.json`: a sharded run's chains and which shard runs which
+/// (`smartsweep plan`; read by every shard and by `smartsweep commit`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardPlan {
+    /// The smartsweep that wrote it.
+    pub smartsweep_version: String,
+    /// The pipeline's name.
+    pub pipeline: String,
+    /// The pipeline's hash: shards refuse to run another pipeline.
+    pub pipeline_hash: String,
+    /// Per chain, its candidate starts (chain 0's list is empty: it starts
+    /// at `first`).
+    pub chains: Vec<Vec<RecordId>>,
+    /// Per shard, the chains it runs (consecutive, in order).
+    pub shards: Vec<Vec<u32>>,
+}
+
+impl ShardPlan {
+    /// Parses a plan; the error says what is wrong.
+    pub fn from_json(bytes: &[u8]) -> Result<ShardPlan, String> {
+        serde_json::from_slice(bytes).map_err(|e| e.to_string())
+    }
+
+    /// Pretty JSON with a trailing newline.
+    pub fn to_json(&self) -> Result<Vec<u8>, String> {
+        let mut bytes = serde_json::to_vec_pretty(self).map_err(|e| e.to_string())?;
+        bytes.push(b'\n');
+        Ok(bytes)
+    }
+
+    /// The control directory of shard `i`: `_shards/00003`.
+    pub fn control_dir(i: usize) -> String {
+        format!("{}/{i:05}", super::names::SHARDS_DIR)
+    }
+}

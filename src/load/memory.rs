@@ -49,7 +49,7 @@ impl Store for MemoryStore {
         "memory:".into()
     }
 
-    fn prepare(&mut self) -> Result<bool, LoadError> {
+    fn prepare(&mut self, _lock: &str) -> Result<bool, LoadError> {
         Ok(true)
     }
 

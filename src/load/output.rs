@@ -241,7 +241,8 @@ impl Output {
     /// the checkpoint was stored, by the run that stored it.
     fn written_after(&self, cp: &Checkpoint, chain: u32, index: u32) -> bool {
         cp.chains
-            .get(chain as usize)
+            .iter()
+            .find(|c| c.index == chain)
             .is_some_and(|c| index >= c.next_part)
     }
 
@@ -349,7 +350,7 @@ impl Destination for Output {
 
     fn open(&mut self, claim: &Claim) -> Result<Opened, LoadError> {
         self.control = claim.control_dir.trim_matches('/').to_owned();
-        self.store.prepare()?;
+        self.store.prepare(&self.control)?;
         let listed = self.store.list()?;
         let has = |rel: &str| listed.iter().any(|l| l.path == rel);
         let cp = self.read_checkpoint_file()?;

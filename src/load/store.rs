@@ -58,11 +58,12 @@ pub trait Store: Send + Sync + fmt::Debug {
     }
 
     /// Prepares the root (creates a missing directory; checks it can be
-    /// used) and takes exclusive ownership of it for this process where the
-    /// store can (`flock` on a directory). Stores that cannot lock return
-    /// `false`; the checkpoint's conditional replacement
-    /// ([`Store::put_checkpoint`]) then guards ownership.
-    fn prepare(&mut self) -> Result<bool, LoadError>;
+    /// used) and takes exclusive ownership of `lock` (a directory relative
+    /// to the root: `""` for the whole output, a shard's control directory
+    /// for a shard) for this process where the store can (`flock`). Stores
+    /// that cannot lock return `false`; the checkpoint's conditional
+    /// replacement ([`Store::put_checkpoint`]) then guards ownership.
+    fn prepare(&mut self, lock: &str) -> Result<bool, LoadError>;
 
     /// Every file under the root (recursively), sorted by path.
     fn list(&self) -> Result<Vec<Listed>, LoadError>;
