@@ -19,6 +19,8 @@
 mod model;
 mod problem;
 mod tables;
+#[cfg(test)]
+mod tests;
 mod toml_string;
 mod validate;
 

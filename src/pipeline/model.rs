@@ -138,12 +138,16 @@ pub(super) fn read(c: &mut Collector<'_>, root: &DeTable<'_>) -> FileSpec {
     FileSpec {
         version: r.int(root, "", "version"),
         name: r.string(root, "", "name"),
-        source: r.table(root, "", "source").map(|(t, span)| r.source(t, span)),
+        source: r
+            .table(root, "", "source")
+            .map(|(t, span)| r.source(t, span)),
         query: r
             .table(root, "", "query")
             .map(|(t, span)| r.query(t, span, "query")),
         columns: r.entries(root, "", "columns"),
-        output: r.table(root, "", "output").map(|(t, span)| r.output(t, span)),
+        output: r
+            .table(root, "", "output")
+            .map(|(t, span)| r.output(t, span)),
         tables: r.tables(root),
     }
 }
@@ -299,7 +303,12 @@ impl Reader<'_, '_> {
     fn tables(&mut self, root: &DeTable<'_>) -> Option<Spanned<Vec<TableSpec>>> {
         let v = root.get("tables")?;
         let DeValue::Array(items) = v.get_ref() else {
-            self.wrong_type(v, "tables", "an array of tables", "`[[tables]]` (two brackets) before each table");
+            self.wrong_type(
+                v,
+                "tables",
+                "an array of tables",
+                "`[[tables]]` (two brackets) before each table",
+            );
             return None;
         };
         let mut out = Vec::new();
@@ -361,10 +370,7 @@ fn unknown_key_hint(section: Section, key: &str) -> String {
     let accepted = section.accepted();
     let list = accepted.join(", ");
     match did_you_mean(key, accepted) {
-        Some(near) => format!(
-            "did you mean `{near}`? {} accepts: {list}",
-            section.title()
-        ),
+        Some(near) => format!("did you mean `{near}`? {} accepts: {list}", section.title()),
         None => format!(
             "remove or rename the key; {} accepts: {list} (README.md, section `Pipeline files`)",
             section.title()
@@ -397,7 +403,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 best = best.min(d[i - 2][j - 2] + 1);
             }

@@ -27,7 +27,7 @@ impl fmt::Display for Severity {
 }
 
 /// One thing wrong with a pipeline file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Problem {
     /// Error or warning.
     pub severity: Severity,
@@ -155,9 +155,12 @@ impl<'a> Collector<'a> {
     }
 
     /// Everything found, in file order (problems without a place, such as
-    /// a bad command-line override, first).
+    /// a bad command-line override, first), each once (a shared key found
+    /// wrong for several tables in the same way is one problem).
     pub(super) fn finish(mut self) -> Vec<Problem> {
         self.problems.sort_by_key(|p| p.location);
+        let mut seen = std::collections::HashSet::new();
+        self.problems.retain(|p| seen.insert(p.clone()));
         self.problems
     }
 }

@@ -210,8 +210,14 @@ pub(super) fn table_plan(
     let columns = check_columns(c, t);
     let (sparql, projection) = check_query(c, t, columns.as_ref());
     let partition_by = check_partition(c, t, shared_partition, projection.as_ref(), &columns);
-    let (resource, filters, page_size, columns, sparql, projection) =
-        (resource?, filters?, page_size?, columns?, sparql?, projection?);
+    let (resource, filters, page_size, columns, sparql, projection) = (
+        resource?,
+        filters?,
+        page_size?,
+        columns?,
+        sparql?,
+        projection?,
+    );
     ok.then(|| TablePlan {
         name: t.name.clone(),
         dir: t.dir.clone(),
@@ -291,16 +297,28 @@ fn check_filters(
 ) -> Option<BTreeMap<String, String>> {
     let mut filters = BTreeMap::new();
     let mut ok = true;
-    for e in t.filters.map(|f| f.get_ref().as_slice()).unwrap_or_default() {
+    for e in t
+        .filters
+        .map(|f| f.get_ref().as_slice())
+        .unwrap_or_default()
+    {
         let key = e.key.get_ref();
         let dotted = format!("{}.{}", t.filters_key, key);
         if !super::FILTERS.contains(&key.as_str()) {
             let hint = if key == "limit" || key == "offset" {
-                format!("paging is not a filter: set `page_size` in {} instead", where_(t))
+                format!(
+                    "paging is not a filter: set `page_size` in {} instead",
+                    where_(t)
+                )
             } else {
                 format!("use one of: {}", super::FILTERS.join(", "))
             };
-            c.error(Some(e.key.span()), &dotted, format!("unknown filter `{}`", shown(key)), hint);
+            c.error(
+                Some(e.key.span()),
+                &dotted,
+                format!("unknown filter `{}`", shown(key)),
+                hint,
+            );
             ok = false;
         } else if let Some(r) = resource
             && !r.accepts_filter(key)
@@ -309,7 +327,11 @@ fn check_filters(
             let hint = if accepted.is_empty() {
                 format!("`{}` takes no filter: filter in the query instead", r.name)
             } else {
-                format!("`{}` accepts: {}; or filter in the query", r.name, accepted.join(", "))
+                format!(
+                    "`{}` accepts: {}; or filter in the query",
+                    r.name,
+                    accepted.join(", ")
+                )
             };
             c.error(
                 Some(e.key.span()),
@@ -377,10 +399,17 @@ fn check_page_size(
     }
 }
 
-fn check_columns(c: &mut Collector<'_>, t: &TableInput<'_>) -> Option<BTreeMap<String, ColumnType>> {
+fn check_columns(
+    c: &mut Collector<'_>,
+    t: &TableInput<'_>,
+) -> Option<BTreeMap<String, ColumnType>> {
     let mut columns = BTreeMap::new();
     let mut ok = true;
-    for e in t.columns.map(|f| f.get_ref().as_slice()).unwrap_or_default() {
+    for e in t
+        .columns
+        .map(|f| f.get_ref().as_slice())
+        .unwrap_or_default()
+    {
         match e.value.get_ref().parse::<ColumnType>() {
             Ok(ty) => {
                 columns.insert(e.key.get_ref().clone(), ty);
@@ -411,11 +440,22 @@ fn check_query(
     let sparql_key = format!("{}.sparql", t.query_key);
     let Some(q) = t.query else {
         let (span, hint) = if t.key.is_empty() {
-            (None, "add `[query]` with `sparql = \"\"\"SELECT ... WHERE { ... }\"\"\"`")
+            (
+                None,
+                "add `[query]` with `sparql = \"\"\"SELECT ... WHERE { ... }\"\"\"`",
+            )
         } else {
-            (t.span.clone(), "add `[tables.query]` with `sparql = \"\"\"SELECT ... WHERE { ... }\"\"\"` after the table's keys")
+            (
+                t.span.clone(),
+                "add `[tables.query]` with `sparql = \"\"\"SELECT ... WHERE { ... }\"\"\"` after the table's keys",
+            )
         };
-        c.error(span, &t.query_key, format!("{} has no query", query_owner(t)), hint);
+        c.error(
+            span,
+            &t.query_key,
+            format!("{} has no query", query_owner(t)),
+            hint,
+        );
         return (None, None);
     };
     let Some(sparql) = &q.sparql else {
@@ -476,7 +516,12 @@ fn query_problems(
     for problem in &e.problems {
         if let QueryProblem::Syntax { message } = problem {
             let (span, message) = syntax_error(c.text, sparql, message);
-            c.error(Some(span), sparql_key, message, "check the query near that position");
+            c.error(
+                Some(span),
+                sparql_key,
+                message,
+                "check the query near that position",
+            );
             continue;
         }
         // Each problem renders as "message\nhint: what to do".
@@ -506,7 +551,10 @@ fn query_problems(
 fn syntax_error(text: &str, sparql: &Spanned<String>, parser: &str) -> (Range<usize>, String) {
     let span = sparql.span();
     let Some((line, column, expected)) = parse_parser_position(parser) else {
-        return (span, format!("the query is not valid SPARQL: {}", shown(parser)));
+        return (
+            span,
+            format!("the query is not valid SPARQL: {}", shown(parser)),
+        );
     };
     let index = toml_string::char_index_of(sparql.get_ref(), line, column);
     let at = text
@@ -532,6 +580,10 @@ fn parse_parser_position(message: &str) -> Option<(usize, usize, &str)> {
 /// The parser's `expected one of ...` list, shortened: character classes
 /// dropped, at most ten tokens.
 fn tidy_expected(expected: &str) -> String {
+    if expected.contains("Prefix not found") {
+        return "a prefix used here is not declared (add `PREFIX name: <...>` before the SELECT)"
+            .into();
+    }
     let Some(list) = expected.strip_prefix("expected one of ") else {
         return shown(expected);
     };
@@ -542,7 +594,11 @@ fn tidy_expected(expected: &str) -> String {
     match tokens.len() {
         0 => "unexpected text here".into(),
         n if n <= 10 => format!("expected one of {}", tokens.join(", ")),
-        n => format!("expected one of {}, ... ({} more)", tokens[..10].join(", "), n - 10),
+        n => format!(
+            "expected one of {}, ... ({} more)",
+            tokens[..10].join(", "),
+            n - 10
+        ),
     }
 }
 
@@ -614,12 +670,18 @@ fn partition_problem(
             )
         } else {
             (
-                format!("partition column `{}` is not a variable of the SELECT", shown(col)),
+                format!(
+                    "partition column `{}` is not a variable of the SELECT",
+                    shown(col)
+                ),
                 format!("the SELECT variables are: {list}"),
             )
         });
     }
-    let ty = columns.and_then(|m| m.get(col)).copied().unwrap_or_default();
+    let ty = columns
+        .and_then(|m| m.get(col))
+        .copied()
+        .unwrap_or_default();
     matches!(ty, ColumnType::Timestamp | ColumnType::Float64).then(|| {
         (
             format!("cannot partition by `{col}`: it is typed `{ty}`"),
@@ -632,7 +694,10 @@ fn partition_problem(
 /// names equal but for case (one path on a case-insensitive file system).
 pub(super) fn check_names(c: &mut Collector<'_>, inputs: &[TableInput<'_>]) {
     let mut seen: Vec<&TableInput<'_>> = Vec::new();
-    for t in inputs.iter().filter(|t| !t.key.is_empty() && !t.name.is_empty()) {
+    for t in inputs
+        .iter()
+        .filter(|t| !t.key.is_empty() && !t.name.is_empty())
+    {
         let first_line = |o: &TableInput<'_>| {
             o.name_span
                 .as_ref()
@@ -677,7 +742,10 @@ mod tests {
             parse_parser_position("error at 3:16: expected one of \"$\", \"(\""),
             Some((3, 16, "expected one of \"$\", \"(\""))
         );
-        assert_eq!(parse_parser_position("The blank node _:b cannot be shared"), None);
+        assert_eq!(
+            parse_parser_position("The blank node _:b cannot be shared"),
+            None
+        );
         let long = "expected one of \"$\", \"'\", \"(\", \"*\", \"+\", \"-\", \".\", \"/\", \":\", \"<\", \"?\", \"[\", LATERAL, ['0'..='9'], ['A' ..= 'Z' | 'a'\n| 'b'], [_]";
         let t = tidy_expected(long);
         assert_eq!(
@@ -692,7 +760,16 @@ mod tests {
         for ok in ["labs", "lab_results", "v2", "A-b"] {
             assert!(plain_table_name(ok), "{ok}");
         }
-        for bad in ["", "_errors", "-x", "a b", "a/b", "../x", "é", &"x".repeat(65)] {
+        for bad in [
+            "",
+            "_errors",
+            "-x",
+            "a b",
+            "a/b",
+            "../x",
+            "é",
+            &"x".repeat(65),
+        ] {
             assert!(!plain_table_name(bad), "{bad}");
         }
     }

@@ -40,7 +40,10 @@ pub(super) fn char_offsets(raw: &str) -> Option<(Vec<(char, usize)>, usize)> {
     while pos < raw.len() {
         let c = raw[pos..].chars().next()?;
         if c == quote {
-            let run = bytes[pos..].iter().take_while(|&&b| b == quote as u8).count();
+            let run = bytes[pos..]
+                .iter()
+                .take_while(|&&b| b == quote as u8)
+                .count();
             if !multi {
                 return Some((out, pos));
             }
