@@ -21,7 +21,10 @@ fn validate(files: &[&str]) -> (i32, String, String) {
 }
 
 fn validate_paths(files: &[std::path::PathBuf]) -> (i32, String, String) {
-    let names: Vec<&str> = files.iter().map(|p| p.to_str().expect("utf-8 path")).collect();
+    let names: Vec<&str> = files
+        .iter()
+        .map(|p| p.to_str().expect("utf-8 path"))
+        .collect();
     validate(&names)
 }
 
@@ -96,12 +99,21 @@ path = "out/both"
     let (code, stdout, err) = validate_paths(std::slice::from_ref(&file));
     assert_eq!(code, 2, "{stdout}{err}");
     let f = file.display().to_string();
-    let unknown = block(&err, &["unknown key `app_idd` in [source]", "(key `source.app_idd`)"])
-        .unwrap_or_else(|| panic!("no unknown-key error in:\n{err}"));
+    let unknown = block(
+        &err,
+        &[
+            "unknown key `app_idd` in [source]",
+            "(key `source.app_idd`)",
+        ],
+    )
+    .unwrap_or_else(|| panic!("no unknown-key error in:\n{err}"));
     assert!(unknown.contains(&format!("{f}:6:1 ")), "{unknown}");
     assert!(unknown.contains("did you mean `app_id`?"), "{unknown}");
-    let query = block(&err, &["the query is not valid SPARQL", "(key `query.sparql`)"])
-        .unwrap_or_else(|| panic!("no SPARQL error in:\n{err}"));
+    let query = block(
+        &err,
+        &["the query is not valid SPARQL", "(key `query.sparql`)"],
+    )
+    .unwrap_or_else(|| panic!("no SPARQL error in:\n{err}"));
     // The query's line 3 is the file's line 12 (`"""` drops its first newline).
     assert!(query.contains("(its line 3, column "), "{query}");
     assert!(query.contains(&format!("{f}:12:")), "{query}");
@@ -128,8 +140,16 @@ fn multi_table_mistakes_are_each_located() {
     let f = file.display().to_string();
     for (line, key, words) in [
         (3, "query", "a `[[tables]]` file has a top-level [query]"),
-        (16, "tables[1].name", "table name `meds` is used twice (also on line 10)"),
-        (22, "tables[2].name", "table name `my table` is not a plain name"),
+        (
+            16,
+            "tables[1].name",
+            "table name `meds` is used twice (also on line 10)",
+        ),
+        (
+            22,
+            "tables[2].name",
+            "table name `my table` is not a plain name",
+        ),
     ] {
         let b = block(&err, &[words, &format!("(key `{key}`)")])
             .unwrap_or_else(|| panic!("no `{words}` in:\n{err}"));
@@ -146,8 +166,14 @@ fn an_unknown_output_scheme_is_located_without_its_credentials() {
     let (code, _, err) = validate_paths(std::slice::from_ref(&file));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("unknown output scheme `ftp`"), "{err}");
-    assert!(err.contains(&format!("{}:6:8 (key `output.path`)", file.display())), "{err}");
-    assert!(err.contains("hint: use a directory path, `file://`, `s3://"), "{err}");
+    assert!(
+        err.contains(&format!("{}:6:8 (key `output.path`)", file.display())),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: use a directory path, `file://`, `s3://"),
+        "{err}"
+    );
     assert!(!err.contains("hunter2") && !err.contains("s3cr3t"), "{err}");
 }
 

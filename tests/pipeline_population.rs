@@ -17,7 +17,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 fn plan(file: &str) -> Plan {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines").join(file);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("pipelines")
+        .join(file);
     load(&path, &Overrides::default()).unwrap_or_else(|p| panic!("{file}:\n{p}"))
 }
 
@@ -75,25 +77,45 @@ fn population_has_every_resource_as_a_typed_table() {
             }
             if name.ends_with("_raw")
                 || name.ends_with("_uri")
-                || ["rxnorm", "snomed", "loinc", "cvx", "mrn", "allergen_code"].contains(&name.as_str())
+                || ["rxnorm", "snomed", "loinc", "cvx", "mrn", "allergen_code"]
+                    .contains(&name.as_str())
             {
                 assert_eq!(ty, &DataType::Utf8, "{}.{name}", t.name);
             }
             if let Some(typed) = name.strip_suffix("_raw") {
-                assert!(s.iter().any(|(n, _)| n == typed), "{}: {name} alone", t.name);
+                assert!(
+                    s.iter().any(|(n, _)| n == typed),
+                    "{}: {name} alone",
+                    t.name
+                );
             }
         }
     }
-    let types = |t: &str| -> BTreeMap<String, DataType> { schema(table(&p, t)).into_iter().collect() };
+    let types =
+        |t: &str| -> BTreeMap<String, DataType> { schema(table(&p, t)).into_iter().collect() };
     let vitals = types("vital_sign_sets");
-    for m in ["height", "weight", "bmi", "temperature", "heart_rate", "respiratory_rate", "oxygen_saturation", "head_circumference", "systolic", "diastolic"] {
+    for m in [
+        "height",
+        "weight",
+        "bmi",
+        "temperature",
+        "heart_rate",
+        "respiratory_rate",
+        "oxygen_saturation",
+        "head_circumference",
+        "systolic",
+        "diastolic",
+    ] {
         assert_eq!(vitals[m], DataType::Float64, "{m}");
     }
     assert_eq!(types("fulfillments")["days_supply"], DataType::Int64);
     assert_eq!(types("fulfillments")["quantity"], DataType::Float64);
     assert_eq!(types("lab_results")["value_number"], DataType::Float64);
     assert_eq!(types("lab_results")["value"], DataType::Utf8);
-    assert_eq!(types("demographics")["gestational_age_weeks"], DataType::Float64);
+    assert_eq!(
+        types("demographics")["gestational_age_weeks"],
+        DataType::Float64
+    );
     assert_eq!(types("immunizations")["product_classes"], DataType::Utf8);
 }
 
@@ -110,7 +132,10 @@ fn single_resource_pipelines_use_the_population_names_and_types() {
         assert!(meds.contains(&(name.clone(), ty)), "recall_audit.{name}");
     }
     // drug_names.toml keeps the HOWTO's query verbatim.
-    assert_eq!(plan("drug_names.toml").tables[0].projection.variables(), ["drugname"]);
+    assert_eq!(
+        plan("drug_names.toml").tables[0].projection.variables(),
+        ["drugname"]
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -136,15 +161,23 @@ fn expand(term: &str) -> String {
             return format!("{ns}{local}");
         }
     }
-    term.trim_start_matches('<').trim_end_matches('>').to_string()
+    term.trim_start_matches('<')
+        .trim_end_matches('>')
+        .to_string()
 }
 
 fn is_node(o: &str) -> bool {
-    o.starts_with("_:") || o.starts_with('<') || (o.contains(':') && !o.contains(' ') && ["rdf:", "sp:", "v:"].iter().any(|p| o.starts_with(p)))
+    o.starts_with("_:")
+        || o.starts_with('<')
+        || (o.contains(':')
+            && !o.contains(' ')
+            && ["rdf:", "sp:", "v:"].iter().any(|p| o.starts_with(p)))
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('"', "&quot;")
 }
 
 /// Flat RDF/XML: one `rdf:Description` per subject, blank nodes by
@@ -163,13 +196,19 @@ fn rdf_xml(triples: &[T<'_>]) -> Vec<u8> {
     for (s, props) in by_subject {
         match s.strip_prefix("_:") {
             Some(id) => out.push_str(&format!("  <rdf:Description rdf:nodeID=\"{id}\">\n")),
-            None => out.push_str(&format!("  <rdf:Description rdf:about=\"{}\">\n", esc(&expand(s)))),
+            None => out.push_str(&format!(
+                "  <rdf:Description rdf:about=\"{}\">\n",
+                esc(&expand(s))
+            )),
         }
         for (p, o) in props {
             if let Some(id) = o.strip_prefix("_:") {
                 out.push_str(&format!("    <{p} rdf:nodeID=\"{id}\"/>\n"));
             } else if is_node(o) {
-                out.push_str(&format!("    <{p} rdf:resource=\"{}\"/>\n", esc(&expand(o))));
+                out.push_str(&format!(
+                    "    <{p} rdf:resource=\"{}\"/>\n",
+                    esc(&expand(o))
+                ));
             } else {
                 out.push_str(&format!("    <{p}>{}</{p}>\n", esc(o)));
             }
@@ -230,34 +269,78 @@ const LOINC: &str = "http://purl.bioontology.org/ontology/LNC/";
 #[test]
 fn demographics_is_one_typed_row() {
     let t = [
-        ("<http://sandbox.test/records/r1/demographics>", "rdf:type", "sp:Demographics"),
-        ("<http://sandbox.test/records/r1/demographics>", "sp:belongsTo", REC),
-        ("<http://sandbox.test/records/r1/demographics>", "v:n", "_:n"),
+        (
+            "<http://sandbox.test/records/r1/demographics>",
+            "rdf:type",
+            "sp:Demographics",
+        ),
+        (
+            "<http://sandbox.test/records/r1/demographics>",
+            "sp:belongsTo",
+            REC,
+        ),
+        (
+            "<http://sandbox.test/records/r1/demographics>",
+            "v:n",
+            "_:n",
+        ),
         ("_:n", "v:given-name", "Ada"),
         ("_:n", "v:additional-name", "K"),
         ("_:n", "v:family-name", "Lovelace"),
-        ("<http://sandbox.test/records/r1/demographics>", "foaf:gender", "female"),
-        ("<http://sandbox.test/records/r1/demographics>", "v:bday", "1950-02-03"),
-        ("<http://sandbox.test/records/r1/demographics>", "v:email", "ada@example.org"),
-        ("<http://sandbox.test/records/r1/demographics>", "sp:medicalRecordNumber", "_:mrn"),
+        (
+            "<http://sandbox.test/records/r1/demographics>",
+            "foaf:gender",
+            "female",
+        ),
+        (
+            "<http://sandbox.test/records/r1/demographics>",
+            "v:bday",
+            "1950-02-03",
+        ),
+        (
+            "<http://sandbox.test/records/r1/demographics>",
+            "v:email",
+            "ada@example.org",
+        ),
+        (
+            "<http://sandbox.test/records/r1/demographics>",
+            "sp:medicalRecordNumber",
+            "_:mrn",
+        ),
         ("_:mrn", "rdf:type", "sp:Code"),
         ("_:mrn", "dcterms:identifier", "r1"),
         ("_:mrn", "dcterms:title", "My Hospital Record r1"),
-        ("<http://sandbox.test/records/r1/demographics>", "v:adr", "_:adr"),
+        (
+            "<http://sandbox.test/records/r1/demographics>",
+            "v:adr",
+            "_:adr",
+        ),
         ("_:adr", "rdf:type", "v:Home"),
         ("_:adr", "v:street-address", "1 Main St"),
         ("_:adr", "v:locality", "Boston"),
         ("_:adr", "v:region", "MA"),
         ("_:adr", "v:postal-code", "02115"),
         ("_:adr", "v:country", "USA"),
-        ("<http://sandbox.test/records/r1/demographics>", "v:tel", "_:home"),
+        (
+            "<http://sandbox.test/records/r1/demographics>",
+            "v:tel",
+            "_:home",
+        ),
         ("_:home", "rdf:type", "v:Home"),
         ("_:home", "rdf:type", "v:Pref"),
         ("_:home", "rdf:value", "800-555-0100"),
-        ("<http://sandbox.test/records/r1/demographics>", "v:tel", "_:cell"),
+        (
+            "<http://sandbox.test/records/r1/demographics>",
+            "v:tel",
+            "_:cell",
+        ),
         ("_:cell", "rdf:type", "v:Cell"),
         ("_:cell", "rdf:value", "800-555-0199"),
-        ("<http://sandbox.test/records/r1/demographics>", "sp:gestationalAgeAtBirth", "_:ga"),
+        (
+            "<http://sandbox.test/records/r1/demographics>",
+            "sp:gestationalAgeAtBirth",
+            "_:ga",
+        ),
         ("_:ga", "sp:value", "30.6"),
         ("_:ga", "sp:unit", "wk"),
     ];
@@ -296,27 +379,55 @@ fn a_year_only_problem_start_keeps_its_row_and_its_raw_text() {
         (p1, "sp:belongsTo", REC),
         (p1, "sp:problemName", "_:pn1"),
         ("_:pn1", "dcterms:title", "Hypertension, benign"),
-        ("_:pn1", "sp:code", "<http://purl.bioontology.org/ontology/SNOMEDCT/1201005>"),
+        (
+            "_:pn1",
+            "sp:code",
+            "<http://purl.bioontology.org/ontology/SNOMEDCT/1201005>",
+        ),
         (p1, "sp:startDate", "2007"),
         (p2, "rdf:type", "sp:Problem"),
         (p2, "sp:belongsTo", REC),
         (p2, "sp:problemName", "_:pn2"),
         ("_:pn2", "dcterms:title", "Sinusitis"),
-        ("_:pn2", "sp:code", "<http://purl.bioontology.org/ontology/SNOMEDCT/428041000124106>"),
+        (
+            "_:pn2",
+            "sp:code",
+            "<http://purl.bioontology.org/ontology/SNOMEDCT/428041000124106>",
+        ),
         (p2, "sp:startDate", "2009-03-01"),
         (p2, "sp:endDate", "2009-03-20"),
     ];
-    t.extend(code("<http://purl.bioontology.org/ontology/SNOMEDCT/1201005>", "1201005", SNOMED, "Benign essential hypertension"));
-    t.extend(code("<http://purl.bioontology.org/ontology/SNOMEDCT/428041000124106>", "428041000124106", SNOMED, "Sinusitis"));
+    t.extend(code(
+        "<http://purl.bioontology.org/ontology/SNOMEDCT/1201005>",
+        "1201005",
+        SNOMED,
+        "Benign essential hypertension",
+    ));
+    t.extend(code(
+        "<http://purl.bioontology.org/ontology/SNOMEDCT/428041000124106>",
+        "428041000124106",
+        SNOMED,
+        "Sinusitis",
+    ));
     let out = apply(table(&population(), "problems"), &t);
     let r = rows(&out.batch);
     assert_eq!(r.len(), 2, "{r:?}");
-    let year = r.iter().find(|r| get(r, "snomed") == Some("1201005")).unwrap();
-    assert_eq!(get(year, "name"), Some("Hypertension, benign"), "title from the CodedValue");
+    let year = r
+        .iter()
+        .find(|r| get(r, "snomed") == Some("1201005"))
+        .unwrap();
+    assert_eq!(
+        get(year, "name"),
+        Some("Hypertension, benign"),
+        "title from the CodedValue"
+    );
     assert_eq!(get(year, "start_date"), None);
     assert_eq!(get(year, "start_date_raw"), Some("2007"));
     assert!(get(year, "problem_uri").unwrap().ends_with("/problems/p1"));
-    let full = r.iter().find(|r| get(r, "snomed") == Some("428041000124106")).unwrap();
+    let full = r
+        .iter()
+        .find(|r| get(r, "snomed") == Some("428041000124106"))
+        .unwrap();
     assert_eq!(get(full, "start_date"), Some("2009-03-01"));
     assert_eq!(get(full, "end_date"), Some("2009-03-20"));
     assert_eq!(out.conversions.len(), 1, "{:?}", out.conversions);
@@ -334,32 +445,80 @@ fn allergies_and_exclusions_share_one_table() {
         (a, "sp:startDate", "2000"),
         (a, "sp:category", "_:cat"),
         ("_:cat", "dcterms:title", "drug allergy"),
-        ("_:cat", "sp:code", "<http://purl.bioontology.org/ontology/SNOMEDCT/416098002>"),
+        (
+            "_:cat",
+            "sp:code",
+            "<http://purl.bioontology.org/ontology/SNOMEDCT/416098002>",
+        ),
         (a, "sp:drugAllergen", "_:al"),
         ("_:al", "dcterms:title", "lisinopril 20mg"),
-        ("_:al", "sp:code", "<http://purl.bioontology.org/ontology/RXNORM/29046>"),
+        (
+            "_:al",
+            "sp:code",
+            "<http://purl.bioontology.org/ontology/RXNORM/29046>",
+        ),
         (a, "sp:allergicReaction", "_:rx"),
         ("_:rx", "dcterms:title", "Pruritic rash "),
-        ("_:rx", "sp:code", "<http://purl.bioontology.org/ontology/SNOMEDCT/271807003>"),
+        (
+            "_:rx",
+            "sp:code",
+            "<http://purl.bioontology.org/ontology/SNOMEDCT/271807003>",
+        ),
         (a, "sp:severity", "_:sev"),
         ("_:sev", "dcterms:title", "severe"),
-        ("_:sev", "sp:code", "<http://purl.bioontology.org/ontology/SNOMEDCT/24484000>"),
+        (
+            "_:sev",
+            "sp:code",
+            "<http://purl.bioontology.org/ontology/SNOMEDCT/24484000>",
+        ),
         (x, "rdf:type", "sp:AllergyExclusion"),
         (x, "sp:belongsTo", REC),
         (x, "dcterms:date", "2010"),
         (x, "sp:allergyExclusionName", "_:ex"),
         ("_:ex", "dcterms:title", "No known allergies"),
-        ("_:ex", "sp:code", "<http://purl.bioontology.org/ontology/SNOMEDCT/160244002>"),
+        (
+            "_:ex",
+            "sp:code",
+            "<http://purl.bioontology.org/ontology/SNOMEDCT/160244002>",
+        ),
     ];
-    t.extend(code("<http://purl.bioontology.org/ontology/SNOMEDCT/416098002>", "416098002", SNOMED, "Drug allergy"));
-    t.extend(code("<http://purl.bioontology.org/ontology/RXNORM/29046>", "29046", RXNORM, "Lisinopril"));
-    t.extend(code("<http://purl.bioontology.org/ontology/SNOMEDCT/271807003>", "271807003", SNOMED, "Rash"));
-    t.extend(code("<http://purl.bioontology.org/ontology/SNOMEDCT/24484000>", "24484000", SNOMED, "Severe"));
-    t.extend(code("<http://purl.bioontology.org/ontology/SNOMEDCT/160244002>", "160244002", SNOMED, "No known allergies"));
+    t.extend(code(
+        "<http://purl.bioontology.org/ontology/SNOMEDCT/416098002>",
+        "416098002",
+        SNOMED,
+        "Drug allergy",
+    ));
+    t.extend(code(
+        "<http://purl.bioontology.org/ontology/RXNORM/29046>",
+        "29046",
+        RXNORM,
+        "Lisinopril",
+    ));
+    t.extend(code(
+        "<http://purl.bioontology.org/ontology/SNOMEDCT/271807003>",
+        "271807003",
+        SNOMED,
+        "Rash",
+    ));
+    t.extend(code(
+        "<http://purl.bioontology.org/ontology/SNOMEDCT/24484000>",
+        "24484000",
+        SNOMED,
+        "Severe",
+    ));
+    t.extend(code(
+        "<http://purl.bioontology.org/ontology/SNOMEDCT/160244002>",
+        "160244002",
+        SNOMED,
+        "No known allergies",
+    ));
     let out = apply(table(&population(), "allergies"), &t);
     let r = rows(&out.batch);
     assert_eq!(r.len(), 2, "{r:?}");
-    let allergy = r.iter().find(|r| get(r, "kind") == Some("allergy")).unwrap();
+    let allergy = r
+        .iter()
+        .find(|r| get(r, "kind") == Some("allergy"))
+        .unwrap();
     for (col, want) in [
         ("date", None),
         ("date_raw", Some("2000")),
@@ -375,7 +534,10 @@ fn allergies_and_exclusions_share_one_table() {
     ] {
         assert_eq!(get(allergy, col), want, "allergy {col}");
     }
-    let exclusion = r.iter().find(|r| get(r, "kind") == Some("exclusion")).unwrap();
+    let exclusion = r
+        .iter()
+        .find(|r| get(r, "kind") == Some("exclusion"))
+        .unwrap();
     for (col, want) in [
         ("date_raw", Some("2010")),
         ("allergen", Some("No known allergies")),
@@ -385,8 +547,17 @@ fn allergies_and_exclusions_share_one_table() {
     ] {
         assert_eq!(get(exclusion, col), want, "exclusion {col}");
     }
-    assert!(get(exclusion, "allergy_uri").unwrap().ends_with("/allergy_exclusions/x1"));
-    assert_eq!(out.conversions.len(), 2, "two bare years: {:?}", out.conversions);
+    assert!(
+        get(exclusion, "allergy_uri")
+            .unwrap()
+            .ends_with("/allergy_exclusions/x1")
+    );
+    assert_eq!(
+        out.conversions.len(),
+        2,
+        "two bare years: {:?}",
+        out.conversions
+    );
 }
 
 #[test]
@@ -398,7 +569,11 @@ fn lab_values_keep_their_text_and_become_numbers_when_they_are() {
         (l1, "rdf:type", "sp:LabResult"),
         (l1, "sp:labName", "_:n1"),
         ("_:n1", "dcterms:title", "Glucose"),
-        ("_:n1", "sp:code", "<http://purl.bioontology.org/ontology/LNC/2345-7>"),
+        (
+            "_:n1",
+            "sp:code",
+            "<http://purl.bioontology.org/ontology/LNC/2345-7>",
+        ),
         (l1, "dcterms:date", "2010-05-12"),
         (l1, "sp:quantitativeResult", "_:q1"),
         ("_:q1", "sp:valueAndUnit", "_:vu1"),
@@ -415,7 +590,11 @@ fn lab_values_keep_their_text_and_become_numbers_when_they_are() {
         (l2, "rdf:type", "sp:LabResult"),
         (l2, "sp:labName", "_:n2"),
         ("_:n2", "dcterms:title", "WBC casts"),
-        ("_:n2", "sp:code", "<http://purl.bioontology.org/ontology/LNC/5821-4>"),
+        (
+            "_:n2",
+            "sp:code",
+            "<http://purl.bioontology.org/ontology/LNC/5821-4>",
+        ),
         (l2, "dcterms:date", "2010-05-12"),
         (l2, "sp:quantitativeResult", "_:q2"),
         ("_:q2", "sp:valueAndUnit", "_:vu2"),
@@ -424,14 +603,33 @@ fn lab_values_keep_their_text_and_become_numbers_when_they_are() {
         (l3, "rdf:type", "sp:LabResult"),
         (l3, "sp:labName", "_:n3"),
         ("_:n3", "dcterms:title", "Urine color"),
-        ("_:n3", "sp:code", "<http://purl.bioontology.org/ontology/LNC/5778-6>"),
+        (
+            "_:n3",
+            "sp:code",
+            "<http://purl.bioontology.org/ontology/LNC/5778-6>",
+        ),
         (l3, "dcterms:date", "2010-05-13"),
         (l3, "sp:narrativeResult", "_:nar"),
         ("_:nar", "sp:value", "clear, yellow"),
     ];
-    t.extend(code("<http://purl.bioontology.org/ontology/LNC/2345-7>", "2345-7", LOINC, "Glucose"));
-    t.extend(code("<http://purl.bioontology.org/ontology/LNC/5821-4>", "5821-4", LOINC, "WBC casts"));
-    t.extend(code("<http://purl.bioontology.org/ontology/LNC/5778-6>", "5778-6", LOINC, "Color"));
+    t.extend(code(
+        "<http://purl.bioontology.org/ontology/LNC/2345-7>",
+        "2345-7",
+        LOINC,
+        "Glucose",
+    ));
+    t.extend(code(
+        "<http://purl.bioontology.org/ontology/LNC/5821-4>",
+        "5821-4",
+        LOINC,
+        "WBC casts",
+    ));
+    t.extend(code(
+        "<http://purl.bioontology.org/ontology/LNC/5778-6>",
+        "5778-6",
+        LOINC,
+        "Color",
+    ));
     let out = apply(table(&population(), "lab_results"), &t);
     let r = rows(&out.batch);
     assert_eq!(r.len(), 3, "{r:?}");
@@ -468,8 +666,16 @@ fn a_vital_sign_set_is_one_wide_row_with_its_encounter() {
         (e, "sp:startDate", "2000-07-12T19:00:00Z"),
         (e, "sp:encounterType", "_:et"),
         ("_:et", "dcterms:title", "Ambulatory encounter"),
-        ("_:et", "sp:code", "<http://smartplatforms.org/terms/codes/EncounterType#ambulatory>"),
-        ("<http://smartplatforms.org/terms/codes/EncounterType#ambulatory>", "dcterms:identifier", "ambulatory"),
+        (
+            "_:et",
+            "sp:code",
+            "<http://smartplatforms.org/terms/codes/EncounterType#ambulatory>",
+        ),
+        (
+            "<http://smartplatforms.org/terms/codes/EncounterType#ambulatory>",
+            "dcterms:identifier",
+            "ambulatory",
+        ),
         (s, "sp:height", "_:h"),
         ("_:h", "rdf:type", "sp:VitalSign"),
         ("_:h", "sp:value", "172.7"),
@@ -499,7 +705,10 @@ fn a_vital_sign_set_is_one_wide_row_with_its_encounter() {
         ("weight", None),
         ("systolic", Some("120.0")),
         ("diastolic", Some("80.0")),
-        ("encounter_uri", Some("http://sandbox.test/records/r1/encounters/e1")),
+        (
+            "encounter_uri",
+            Some("http://sandbox.test/records/r1/encounters/e1"),
+        ),
     ] {
         assert_eq!(get(&r[0], col), want, "{col}");
     }
@@ -513,29 +722,85 @@ fn immunizations(reversed: bool) -> Vec<T<'static>> {
         (i1, "dcterms:date", "2009-10-01"),
         (i1, "sp:productName", "_:pn"),
         ("_:pn", "dcterms:title", "DTaP, 5 pertussis antigens"),
-        ("_:pn", "sp:code", "<http://www2a.cdc.gov/nip/IIS/IISStandards/vaccines.asp?rpt=cvx#20>"),
-        ("<http://www2a.cdc.gov/nip/IIS/IISStandards/vaccines.asp?rpt=cvx#20>", "dcterms:identifier", "20"),
+        (
+            "_:pn",
+            "sp:code",
+            "<http://www2a.cdc.gov/nip/IIS/IISStandards/vaccines.asp?rpt=cvx#20>",
+        ),
+        (
+            "<http://www2a.cdc.gov/nip/IIS/IISStandards/vaccines.asp?rpt=cvx#20>",
+            "dcterms:identifier",
+            "20",
+        ),
         (i1, "sp:administrationStatus", "_:st"),
-        ("_:st", "sp:code", "<http://smartplatforms.org/terms/codes/ImmunizationAdministrationStatus#doseGiven>"),
-        ("<http://smartplatforms.org/terms/codes/ImmunizationAdministrationStatus#doseGiven>", "dcterms:identifier", "doseGiven"),
+        (
+            "_:st",
+            "sp:code",
+            "<http://smartplatforms.org/terms/codes/ImmunizationAdministrationStatus#doseGiven>",
+        ),
+        (
+            "<http://smartplatforms.org/terms/codes/ImmunizationAdministrationStatus#doseGiven>",
+            "dcterms:identifier",
+            "doseGiven",
+        ),
         (i1, "sp:productClass", "_:c1"),
-        ("_:c1", "sp:code", "<http://www2a.cdc.gov/nip/IIS/IISStandards/vaccines.asp?rpt=vg#TETANUS>"),
-        ("<http://www2a.cdc.gov/nip/IIS/IISStandards/vaccines.asp?rpt=vg#TETANUS>", "dcterms:identifier", "TETANUS"),
+        (
+            "_:c1",
+            "sp:code",
+            "<http://www2a.cdc.gov/nip/IIS/IISStandards/vaccines.asp?rpt=vg#TETANUS>",
+        ),
+        (
+            "<http://www2a.cdc.gov/nip/IIS/IISStandards/vaccines.asp?rpt=vg#TETANUS>",
+            "dcterms:identifier",
+            "TETANUS",
+        ),
         (i1, "sp:productClass", "_:c2"),
-        ("_:c2", "sp:code", "<http://www2a.cdc.gov/nip/IIS/IISStandards/vaccines.asp?rpt=vg#DIPHTHERIA>"),
-        ("<http://www2a.cdc.gov/nip/IIS/IISStandards/vaccines.asp?rpt=vg#DIPHTHERIA>", "dcterms:identifier", "DIPHTHERIA"),
+        (
+            "_:c2",
+            "sp:code",
+            "<http://www2a.cdc.gov/nip/IIS/IISStandards/vaccines.asp?rpt=vg#DIPHTHERIA>",
+        ),
+        (
+            "<http://www2a.cdc.gov/nip/IIS/IISStandards/vaccines.asp?rpt=vg#DIPHTHERIA>",
+            "dcterms:identifier",
+            "DIPHTHERIA",
+        ),
         (i2, "rdf:type", "sp:Immunization"),
         (i2, "dcterms:date", "2010-01-02"),
         (i2, "sp:productName", "_:pn2"),
         ("_:pn2", "dcterms:title", "Influenza"),
-        ("_:pn2", "sp:code", "<http://www2a.cdc.gov/nip/IIS/IISStandards/vaccines.asp?rpt=cvx#03>"),
-        ("<http://www2a.cdc.gov/nip/IIS/IISStandards/vaccines.asp?rpt=cvx#03>", "dcterms:identifier", "03"),
+        (
+            "_:pn2",
+            "sp:code",
+            "<http://www2a.cdc.gov/nip/IIS/IISStandards/vaccines.asp?rpt=cvx#03>",
+        ),
+        (
+            "<http://www2a.cdc.gov/nip/IIS/IISStandards/vaccines.asp?rpt=cvx#03>",
+            "dcterms:identifier",
+            "03",
+        ),
         (i2, "sp:administrationStatus", "_:st2"),
-        ("_:st2", "sp:code", "<http://smartplatforms.org/terms/codes/ImmunizationAdministrationStatus#notAdministered>"),
-        ("<http://smartplatforms.org/terms/codes/ImmunizationAdministrationStatus#notAdministered>", "dcterms:identifier", "notAdministered"),
+        (
+            "_:st2",
+            "sp:code",
+            "<http://smartplatforms.org/terms/codes/ImmunizationAdministrationStatus#notAdministered>",
+        ),
+        (
+            "<http://smartplatforms.org/terms/codes/ImmunizationAdministrationStatus#notAdministered>",
+            "dcterms:identifier",
+            "notAdministered",
+        ),
         (i2, "sp:refusalReason", "_:rr"),
-        ("_:rr", "sp:code", "<http://smartplatforms.org/terms/codes/ImmunizationRefusalReason#allergy>"),
-        ("<http://smartplatforms.org/terms/codes/ImmunizationRefusalReason#allergy>", "dcterms:identifier", "allergy"),
+        (
+            "_:rr",
+            "sp:code",
+            "<http://smartplatforms.org/terms/codes/ImmunizationRefusalReason#allergy>",
+        ),
+        (
+            "<http://smartplatforms.org/terms/codes/ImmunizationRefusalReason#allergy>",
+            "dcterms:identifier",
+            "allergy",
+        ),
     ];
     if reversed {
         t.reverse();
@@ -550,7 +815,11 @@ fn immunization_classes_are_joined_in_a_stable_order() {
     let forward = apply(t, &immunizations(false));
     let backward = apply(t, &immunizations(true));
     let r = rows(&forward.batch);
-    assert_eq!(r, rows(&backward.batch), "the order of the answer changes nothing");
+    assert_eq!(
+        r,
+        rows(&backward.batch),
+        "the order of the answer changes nothing"
+    );
     assert_eq!(r.len(), 2, "{r:?}");
     let dtap = r.iter().find(|r| get(r, "cvx") == Some("20")).unwrap();
     assert_eq!(get(dtap, "product_classes"), Some("DIPHTHERIA|TETANUS"));
@@ -571,23 +840,47 @@ fn an_empty_procedure_note_stays_empty_and_a_missing_one_is_null() {
         (p1, "dcterms:date", "2011-02-03"),
         (p1, "sp:procedureName", "_:n1"),
         ("_:n1", "dcterms:title", "Appendectomy"),
-        ("_:n1", "sp:code", "<http://purl.bioontology.org/ontology/SNOMEDCT/80146002>"),
+        (
+            "_:n1",
+            "sp:code",
+            "<http://purl.bioontology.org/ontology/SNOMEDCT/80146002>",
+        ),
         (p1, "sp:notes", ""),
         (p2, "rdf:type", "sp:Procedure"),
         (p2, "dcterms:date", "2012-02-03"),
         (p2, "sp:procedureName", "_:n2"),
         ("_:n2", "dcterms:title", "Colonoscopy"),
-        ("_:n2", "sp:code", "<http://purl.bioontology.org/ontology/SNOMEDCT/73761001>"),
+        (
+            "_:n2",
+            "sp:code",
+            "<http://purl.bioontology.org/ontology/SNOMEDCT/73761001>",
+        ),
     ];
-    t.extend(code("<http://purl.bioontology.org/ontology/SNOMEDCT/80146002>", "80146002", SNOMED, "Appendectomy"));
-    t.extend(code("<http://purl.bioontology.org/ontology/SNOMEDCT/73761001>", "73761001", SNOMED, "Colonoscopy"));
+    t.extend(code(
+        "<http://purl.bioontology.org/ontology/SNOMEDCT/80146002>",
+        "80146002",
+        SNOMED,
+        "Appendectomy",
+    ));
+    t.extend(code(
+        "<http://purl.bioontology.org/ontology/SNOMEDCT/73761001>",
+        "73761001",
+        SNOMED,
+        "Colonoscopy",
+    ));
     let out = apply(table(&population(), "procedures"), &t);
     let r = rows(&out.batch);
     assert_eq!(r.len(), 2, "{r:?}");
-    let a = r.iter().find(|r| get(r, "snomed") == Some("80146002")).unwrap();
+    let a = r
+        .iter()
+        .find(|r| get(r, "snomed") == Some("80146002"))
+        .unwrap();
     assert_eq!(get(a, "notes"), Some(""));
     assert_eq!(get(a, "date"), Some("2011-02-03"));
-    let c = r.iter().find(|r| get(r, "snomed") == Some("73761001")).unwrap();
+    let c = r
+        .iter()
+        .find(|r| get(r, "snomed") == Some("73761001"))
+        .unwrap();
     assert_eq!(get(c, "notes"), None);
 }
 
@@ -601,7 +894,11 @@ fn medication_answer() -> Vec<T<'static>> {
         (m, "sp:belongsTo", REC),
         (m, "sp:drugName", "_:dn"),
         ("_:dn", "dcterms:title", "Lisinopril 20 MG Oral Tablet"),
-        ("_:dn", "sp:code", "<http://purl.bioontology.org/ontology/RXNORM/314077>"),
+        (
+            "_:dn",
+            "sp:code",
+            "<http://purl.bioontology.org/ontology/RXNORM/314077>",
+        ),
         (m, "sp:startDate", "2007"),
         (m, "sp:instructions", "1 tablet daily, with water"),
         (m, "sp:quantity", "_:q"),
@@ -620,7 +917,12 @@ fn medication_answer() -> Vec<T<'static>> {
         ("_:qd", "sp:unit", "{tab}"),
         (f, "sp:medication", m),
     ];
-    t.extend(code("<http://purl.bioontology.org/ontology/RXNORM/314077>", "314077", RXNORM, "Lisinopril 20 MG Oral Tablet"));
+    t.extend(code(
+        "<http://purl.bioontology.org/ontology/RXNORM/314077>",
+        "314077",
+        RXNORM,
+        "Lisinopril 20 MG Oral Tablet",
+    ));
     t
 }
 
@@ -634,7 +936,11 @@ fn fulfillments_join_medications_on_the_medication_uri() {
     assert_eq!((m.len(), f.len()), (1, 1), "{m:?} {f:?}");
     let (m, f) = (&m[0], &f[0]);
     assert_eq!(get(f, "medication_uri"), get(m, "medication_uri"));
-    assert!(get(m, "medication_uri").unwrap().ends_with("/medications/m1"));
+    assert!(
+        get(m, "medication_uri")
+            .unwrap()
+            .ends_with("/medications/m1")
+    );
     for (col, want) in [
         ("rxnorm", Some("314077")),
         ("drug_name", Some("Lisinopril 20 MG Oral Tablet")),
