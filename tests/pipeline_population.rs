@@ -266,9 +266,9 @@ const SNOMED: &str = "http://purl.bioontology.org/ontology/SNOMEDCT/";
 const RXNORM: &str = "http://purl.bioontology.org/ontology/RXNORM/";
 const LOINC: &str = "http://purl.bioontology.org/ontology/LNC/";
 
-#[test]
-fn demographics_is_one_typed_row() {
-    let t = [
+/// A demographics answer, as generated (one name, address, phone each).
+fn demographics_answer() -> Vec<T<'static>> {
+    vec![
         (
             "<http://sandbox.test/records/r1/demographics>",
             "rdf:type",
@@ -343,7 +343,12 @@ fn demographics_is_one_typed_row() {
         ),
         ("_:ga", "sp:value", "30.6"),
         ("_:ga", "sp:unit", "wk"),
-    ];
+    ]
+}
+
+#[test]
+fn demographics_is_one_typed_row() {
+    let t = demographics_answer();
     let out = apply(table(&population(), "demographics"), &t);
     assert!(out.conversions.is_empty(), "{:?}", out.conversions);
     let r = rows(&out.batch);
@@ -435,8 +440,8 @@ fn a_year_only_problem_start_keeps_its_row_and_its_raw_text() {
     assert_eq!(out.conversions[0].value, "2007");
 }
 
-#[test]
-fn allergies_and_exclusions_share_one_table() {
+/// An allergies answer: one allergy (a drug allergen) and one exclusion.
+fn allergies_answer() -> Vec<T<'static>> {
     let a = "<http://sandbox.test/records/r1/allergies/a1>";
     let x = "<http://sandbox.test/records/r1/allergy_exclusions/x1>";
     let mut t = vec![
@@ -512,6 +517,12 @@ fn allergies_and_exclusions_share_one_table() {
         SNOMED,
         "No known allergies",
     ));
+    t
+}
+
+#[test]
+fn allergies_and_exclusions_share_one_table() {
+    let t = allergies_answer();
     let out = apply(table(&population(), "allergies"), &t);
     let r = rows(&out.batch);
     assert_eq!(r.len(), 2, "{r:?}");
