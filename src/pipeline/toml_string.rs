@@ -175,6 +175,8 @@ mod tests {
             "'literal \\n stays'",
             "'''\nml literal \\t ''\n'''",
             "'''two quotes at the end'''''",
+            "\"\"\"\r\nline1\r\nline2 \\\r\n  x\"\"\"",
+            "'''\r\na\r\nb'''",
         ];
         for raw in cases {
             let doc = format!("v = {raw}\n");
