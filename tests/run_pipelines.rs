@@ -107,14 +107,17 @@ fn medications_have_typed_columns() {
     let expect = [
         ("record_id", DataType::Utf8),
         ("rxnorm", DataType::Utf8),
-        ("title", DataType::Utf8),
+        ("drug_name", DataType::Utf8),
         ("start_date", DataType::Date32),
+        ("start_date_raw", DataType::Utf8),
         ("end_date", DataType::Date32),
+        ("end_date_raw", DataType::Utf8),
         ("instructions", DataType::Utf8),
-        ("quantity_value", DataType::Float64),
+        ("quantity", DataType::Float64),
         ("quantity_unit", DataType::Utf8),
-        ("frequency_value", DataType::Float64),
+        ("frequency", DataType::Float64),
         ("frequency_unit", DataType::Utf8),
+        ("medication_uri", DataType::Utf8),
     ];
     assert_eq!(schema.fields().len(), expect.len());
     for (f, (name, ty)) in schema.fields().iter().zip(expect) {
@@ -141,10 +144,7 @@ fn fulfillments_and_recall_audit_pipelines_run() {
     let batches = read_parquet(&parts(&out, "parquet")[0]);
     let schema = batches[0].schema();
     assert_eq!(
-        schema
-            .field_with_name("dispense_date")
-            .expect("f")
-            .data_type(),
+        schema.field_with_name("date").expect("f").data_type(),
         &DataType::Date32
     );
     assert_eq!(
@@ -184,7 +184,7 @@ fn csv_output_has_a_header_in_every_part_and_empty_nulls() {
     for p in &parts {
         let t = std::fs::read_to_string(p).expect("csv");
         assert!(
-            t.starts_with("record_id,rxnorm,title,start_date,end_date,instructions,"),
+            t.starts_with("record_id,rxnorm,drug_name,start_date,start_date_raw,end_date,"),
             "{}",
             p.display()
         );

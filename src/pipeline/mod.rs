@@ -1,17 +1,31 @@
-//! The pipeline file: its serde model, pure validation, and the validated plan.
+//! The pipeline file: its spanned model, pure validation, and the validated
+//! plan.
 //!
-//! A pipeline is a TOML file (`pipelines/*.toml`) naming the resource to fetch,
-//! the SPARQL SELECT that projects it, the column types and the sink. Loading
-//! is three steps, as in vector's configs: parse (serde, `deny_unknown_fields`),
-//! validate purely while collecting *every* problem with its line and key, then
-//! build a [`Plan`] from the validated values plus command-line overrides.
-//! Nothing here touches the network.
+//! A pipeline is a TOML file (`pipelines/*.toml`) naming the resource(s) to
+//! fetch, the SPARQL SELECT that projects each into a table, the column types
+//! and the output. Loading is three steps, as in vector's configs: parse the
+//! TOML with spans (`model.rs`: unknown keys and mistyped values are collected,
+//! not fatal), validate purely while collecting *every* problem with its line,
+//! column and key (`validate.rs`, `tables.rs`), then build a [`Plan`] from the
+//! validated values plus command-line overrides. Nothing here touches the
+//! network.
+//!
+//! Two shapes of file: a single-table file (`[source] resource`, `[query]`,
+//! `[columns]`: one table named after the pipeline, written at the output's
+//! root) and a multi-table file (`[[tables]]`, each with its own `name`,
+//! `resource`, `[tables.query]`, `[tables.columns]`, `filters`, `page_size`
+//! and `partition_by`, each written under `<output>/<name>/`).
 
 mod model;
+mod problem;
+mod tables;
+#[cfg(test)]
+mod tests;
+mod toml_string;
 mod validate;
 
-pub use model::{OutputSpec, PipelineFile, QuerySpec, SourceSpec};
-pub use validate::{Problem, Problems, load, load_str, normalize_api_base};
+pub use problem::{Problem, Problems, Severity};
+pub use validate::{load, load_str, normalize_api_base};
 
 use crate::load::{Compression, Format, Location};
 use crate::schema::ColumnType;
@@ -24,9 +38,11 @@ use std::sync::Arc;
 /// The pipeline format version this build reads.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// The list resources a SMART Classic container serves under
-/// `/records/{id}/{resource}/` (smart-classic-api.md section 5.1).
-pub const RESOURCES: [&str; 14] = [
+/// The resources a SMART Classic container serves per record: the lists under
+/// `/records/{id}/{resource}/` (smart-classic-api.md section 5.1) and the
+/// single `demographics` item (`/records/{id}/demographics`, no slash).
+pub const RESOURCES: [&str; 15] = [
+    "demographics",
     "medications",
     "fulfillments",
     "problems",
@@ -58,6 +74,77 @@ pub const FILTERS: [&str; 10] = [
     "date_to_excluding",
 ];
 
+/// What a container accepts for one resource (smart-classic-api.md 5.1 and
+/// 5.3, smart-classic-models.md 1.5): its code filter, whether it takes the
+/// six date filters, and whether it pages (`limit`/`offset`). A filter a
+/// resource does not declare is silently ignored by the reference container,
+/// so the validator refuses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resource {
+    /// The name in a pipeline (`lab_results`).
+    pub name: &'static str,
+    /// Its code filter (`loinc`), if any.
+    pub code_filter: Option<&'static str>,
+    /// Takes `date_from`, `date_to` and their `_including`/`_excluding` forms.
+    pub date_filters: bool,
+    /// Pages with `limit` (a single item, or a list without a sort, does not).
+    pub pageable: bool,
+}
+
+const fn resource(
+    name: &'static str,
+    code_filter: Option<&'static str>,
+    date_filters: bool,
+    pageable: bool,
+) -> Resource {
+    Resource {
+        name,
+        code_filter,
+        date_filters,
+        pageable,
+    }
+}
+
+/// Every resource with what it accepts, in [`RESOURCES`] order.
+pub const RESOURCE_TABLE: [Resource; 15] = [
+    resource("demographics", None, false, false),
+    resource("medications", Some("rxnorm"), true, true),
+    resource("fulfillments", None, true, true),
+    resource("problems", Some("snomed"), true, true),
+    resource("allergies", None, true, true),
+    resource("lab_results", Some("loinc"), true, true),
+    resource("vital_sign_sets", Some("encounter_type"), true, true),
+    resource("immunizations", None, true, true),
+    resource("procedures", Some("snomed"), true, true),
+    resource("clinical_notes", None, true, true),
+    resource("encounters", None, false, true),
+    resource("documents", None, false, true),
+    resource("imaging_studies", None, false, true),
+    resource("medical_images", None, false, true),
+    resource("family_history", None, false, false),
+];
+
+impl Resource {
+    /// The resource named `name`.
+    pub fn named(name: &str) -> Option<&'static Resource> {
+        RESOURCE_TABLE.iter().find(|r| r.name == name)
+    }
+
+    /// True when the container honours `filter` on this resource.
+    pub fn accepts_filter(&self, filter: &str) -> bool {
+        self.code_filter == Some(filter) || (self.date_filters && filter.starts_with("date_"))
+    }
+
+    /// The filters this resource accepts, for hints.
+    pub fn filters(&self) -> Vec<&'static str> {
+        FILTERS
+            .iter()
+            .copied()
+            .filter(|f| self.accepts_filter(f))
+            .collect()
+    }
+}
+
 /// Overrides given on the command line; each wins over the file.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
@@ -73,7 +160,7 @@ pub struct Overrides {
     pub format: Option<Format>,
     /// `--compression`
     pub compression: Option<Compression>,
-    /// `--page-size` (every table)
+    /// `--page-size` (every table whose resource pages)
     pub page_size: Option<u32>,
 }
 
@@ -96,6 +183,10 @@ pub struct Plan {
     pub tables: Vec<TablePlan>,
     /// Where and how output is written.
     pub output: OutputPlan,
+    /// What validation found worth saying that does not stop a run (e.g. a
+    /// resource the embedded sandbox does not serve); see
+    /// [`Plan::warnings_text`].
+    pub warnings: Vec<Problem>,
 }
 
 /// One output table: a resource fetched per record, projected by a query.
@@ -119,6 +210,9 @@ pub struct TablePlan {
     pub columns: BTreeMap<String, ColumnType>,
     /// The query, parsed and prepared once.
     pub projection: Arc<Projection>,
+    /// The columns whose values name its Hive-style partition directories,
+    /// in order: the table's own `partition_by`, else `[output]`'s.
+    pub partition_by: Vec<String>,
 }
 
 impl std::fmt::Debug for TablePlan {
@@ -130,6 +224,7 @@ impl std::fmt::Debug for TablePlan {
             .field("filters", &self.filters)
             .field("page_size", &self.page_size)
             .field("columns", &self.columns)
+            .field("partition_by", &self.partition_by)
             .finish_non_exhaustive()
     }
 }
@@ -141,9 +236,10 @@ pub struct OutputPlan {
     pub location: Location,
     /// Parquet, CSV or Delta.
     pub format: Format,
-    /// The Parquet codec.
+    /// The Parquet (and Delta) codec.
     pub compression: Compression,
-    /// Columns whose values name Hive-style partition directories.
+    /// `[output] partition_by`: the default of every table (each table's
+    /// effective list is [`TablePlan::partition_by`]).
     pub partition_by: Vec<String>,
 }
 
@@ -167,11 +263,13 @@ impl TablePlan {
 }
 
 impl Plan {
-    /// A stable hash of everything that decides which rows a run writes:
-    /// the container, each table (resource, filters, paging, query, column
-    /// types, directory) and the output format. A checkpoint made under
-    /// another hash is not resumed. The output location, concurrency and
-    /// credentials do not take part.
+    /// A stable hash of everything that decides which rows a run writes
+    /// and where: the container, each table (name, directory, resource,
+    /// filters, paging, query, column types, partition columns) and the
+    /// output format. A checkpoint made under another hash is not resumed.
+    /// The output location, warnings, concurrency and credentials do not
+    /// take part. (An unpartitioned single-table plan hashes as it did
+    /// before partitioning existed.)
     pub fn hash(&self) -> String {
         let mut h = Sha256::new();
         let mut field = |k: &str, v: &str| {
@@ -200,12 +298,12 @@ impl Plan {
                 field("column", k);
                 field("type", &v.to_string());
             }
+            for c in &t.partition_by {
+                field("partition_by", c);
+            }
         }
         field("format", &self.output.format.to_string());
         field("compression", &self.output.compression.to_string());
-        for c in &self.output.partition_by {
-            field("partition_by", c);
-        }
         let digest = h.finalize();
         let mut s = String::with_capacity(64);
         for b in digest {
@@ -217,5 +315,11 @@ impl Plan {
     /// The table named `name`.
     pub fn table(&self, name: &str) -> Option<&TablePlan> {
         self.tables.iter().find(|t| t.name == name)
+    }
+
+    /// The warnings as `validate` prints them (one block each, like
+    /// errors, starting `warning:`); empty when there is none.
+    pub fn warnings_text(&self) -> String {
+        Problems(self.warnings.clone()).to_string()
     }
 }
