@@ -166,6 +166,16 @@ fn before_the_first_commit_nothing_is_committed() {
 }
 
 #[test]
+fn a_first_checkpoint_cut_short_by_a_kill_is_cleaned_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    fs::write(dir.join("_checkpoint.json.tmp"), b"{\"version\": 2, \"pi").unwrap();
+    let (_, cp) = OutputDir::open(dir, HASH, false).unwrap();
+    assert!(cp.is_none());
+    assert_eq!(names(dir), [CHECKPOINT_FILE]);
+}
+
+#[test]
 fn part_like_files_with_no_checkpoint_are_not_ours() {
     let tmp = tempfile::tempdir().unwrap();
     for (name, fresh) in [
@@ -173,7 +183,7 @@ fn part_like_files_with_no_checkpoint_are_not_ours() {
         ("part-00000.csv", false),
         ("part-00000.parquet", true),
         ("part-00001.parquet.inprogress", true),
-        ("_checkpoint.json.tmp", false),
+        ("_manifest.json.tmp", false),
     ] {
         let dir = tmp.path().join(format!("case-{name}-{fresh}"));
         fs::create_dir(&dir).unwrap();

@@ -20,6 +20,7 @@ pub(super) async fn preview(a: PreviewArgs) -> Result<u8, CliError> {
     let mut plan = pipeline::load(&a.pipeline, &overrides(&a.source, None, None))
         .map_err(|p| CliError::Usage(p.to_string()))?;
     check_concurrency(&a.source)?;
+    eprint!("{}", plan.warnings_text());
     if let Some(name) = &a.table {
         let Some(t) = plan.table(name).cloned() else {
             let names: Vec<&str> = plan.tables.iter().map(|t| t.name.as_str()).collect();

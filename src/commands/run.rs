@@ -122,6 +122,7 @@ pub(super) async fn run(a: RunArgs, quiet: bool) -> Result<u8, CliError> {
             )
         }
     };
+    eprint!("{}", plan.warnings_text());
     let report = execute_plan(plan, &a.source, &a.output, source, (quiet, None, shard)).await?;
     print_summary(&report);
     Ok(outcome_code(&report))
@@ -136,7 +137,7 @@ fn audit_template(codes: &[String], title_match: Option<&str>) -> String {
     let title_filter = title_match
         .map(|re| {
             let lit = re.replace('\\', "\\\\").replace('"', "\\\"");
-            format!("  FILTER(REGEX(STR(?title), \"{lit}\", \"i\"))\n")
+            format!("  FILTER(REGEX(STR(?drug_name), \"{lit}\", \"i\"))\n")
         })
         .unwrap_or_default();
     format!(
@@ -152,16 +153,17 @@ sparql = '''
 PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#>
 PREFIX sp: <http://smartplatforms.org/terms#>
 PREFIX dcterms: <http://purl.org/dc/terms/>
-SELECT ?rxnorm ?title ?start_date ?end_date
+SELECT ?rxnorm ?drug_name ?start_date ?start_date_raw ?end_date ?end_date_raw
 WHERE {{
   ?med rdf:type sp:Medication ;
-       sp:drugName ?cv .
-  ?cv sp:code ?code ;
-      dcterms:title ?title .
-  BIND(STRAFTER(STR(?code), "/RXNORM/") AS ?rxnorm)
+       sp:drugName ?dn .
+  ?dn sp:code/dcterms:identifier ?rxnorm ;
+      dcterms:title ?drug_name .
   FILTER(?rxnorm IN ({values}))
-{title_filter}  OPTIONAL {{ ?med sp:startDate ?start_date }}
-  OPTIONAL {{ ?med sp:endDate ?end_date }}
+{title_filter}  OPTIONAL {{ ?med sp:startDate ?start_date_raw }}
+  OPTIONAL {{ ?med sp:endDate ?end_date_raw }}
+  BIND(?start_date_raw AS ?start_date)
+  BIND(?end_date_raw AS ?end_date)
 }}
 '''
 

@@ -9,6 +9,7 @@ pub(super) fn validate(a: ValidateArgs) -> Result<u8, CliError> {
     for p in &a.pipelines {
         match pipeline::load(p, &Overrides::default()) {
             Ok(plan) => {
+                eprint!("{}", plan.warnings_text());
                 let tables: Vec<String> = plan
                     .tables
                     .iter()

@@ -52,6 +52,10 @@ const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~')
     .remove(b'@');
 
+/// Resources served as one item per record, at a path without a trailing
+/// slash (smart-classic-models.md section 8).
+pub const SINGLE_ITEM_RESOURCES: [&str; 1] = ["demographics"];
+
 /// The predicate of the paging link in a ResponseSummary.
 const NEXT_PAGE_URL: &str = "http://smartplatforms.org/terms/api#nextPageURL";
 
@@ -428,8 +432,15 @@ impl Client {
     /// `.` or `..`, cannot be addressed ([`check_path_id`]); `fetch` refuses
     /// it.
     pub fn data_url(&self, record_id: &str, resource: &str) -> String {
+        // Single-item resources have no trailing slash (with one, the
+        // reference container answers 404); lists need it.
+        let slash = if SINGLE_ITEM_RESOURCES.contains(&resource) {
+            ""
+        } else {
+            "/"
+        };
         format!(
-            "{}/records/{}/{}/",
+            "{}/records/{}/{}{slash}",
             self.inner.base,
             segment(record_id),
             segment(resource)

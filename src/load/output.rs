@@ -386,15 +386,19 @@ impl Destination for Output {
             let left = self.store.list()?;
             self.refuse_foreign_parts(claim, &left)?;
         } else if claim.control_dir.is_empty() {
+            // Nothing of ours but, at most, the temp file of a first
+            // checkpoint that a kill interrupted (a name only we use).
+            let first_tmp = format!("{CHECKPOINT_FILE}{TMP_SUFFIX}");
             if let Some(l) = listed
                 .iter()
-                .find(|l| self.classify(claim, l) != Kind::Hidden)
+                .find(|l| self.classify(claim, l) != Kind::Hidden && l.path != first_tmp)
             {
                 return Err(LoadError::ForeignDirectory {
                     path: PathBuf::from(self.store.describe()),
                     example: crate::text::escape_control(&l.path).into_owned(),
                 });
             }
+            self.remove(&first_tmp, "interrupted")?;
         } else {
             self.refuse_foreign_parts(claim, &listed)?;
         }
