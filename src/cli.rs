@@ -350,6 +350,12 @@ pub struct PlanArgs {
     /// The output the shards will write (overrides `output.path`).
     #[arg(long, short, value_name = "DIR|URL")]
     pub output: Option<String>,
+    /// The container's API base the shards will use (as they will pass it).
+    #[arg(long, value_name = "URL")]
+    pub api_base: Option<String>,
+    /// The background app's id the shards will use.
+    #[arg(long, value_name = "ID")]
+    pub app_id: Option<String>,
 }
 
 /// `commit`

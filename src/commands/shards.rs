@@ -232,6 +232,8 @@ pub(super) fn shard_of(
 pub(super) fn plan(a: PlanArgs) -> Result<u8, CliError> {
     let overrides = Overrides {
         output: a.output.clone(),
+        api_base: a.api_base.clone(),
+        app_id: a.app_id.clone(),
         ..Overrides::default()
     };
     let p = pipeline::load(&a.pipeline, &overrides).map_err(|p| CliError::Usage(p.to_string()))?;
