@@ -14,7 +14,7 @@
 //! Variants: `parse_strict` / `parse_lenient` (oxrdfxml alone, with a base
 //! IRI), `naive_<query>` (strict parse into a fresh `oxrdf::Dataset`, then
 //! spareval) and `custom_<query>` (what `Projection::apply` does), for the
-//! queries of `smartsweep::transform::testing::QUERIES`.
+//! queries of `smartsweep_testkit::QUERIES`.
 //!
 //! Measured on the 2-core development VM (shared with other jobs, so timings
 //! vary by tens of percent between runs; `transform_compare.sh` runs ours and
@@ -40,7 +40,7 @@
 
 use criterion::{Criterion, Throughput};
 use smartsweep::transform::Projection;
-use smartsweep::transform::testing::{QUERIES, flat_corpus};
+use smartsweep_testkit::{QUERIES, flat_corpus};
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::io::Write;
@@ -82,7 +82,7 @@ fn run(corpus: &Corpus, p: &Projection, naive: bool) -> usize {
     for (id, base, body) in corpus {
         let pages = [body.as_slice()];
         let r = if naive {
-            p.apply_naive(id, &pages, base)
+            smartsweep_testkit::apply_naive(p, id, &pages, base)
         } else {
             p.apply(id, &pages, base)
         };
@@ -189,7 +189,7 @@ fn dump(dir: &Path, corpus: &Corpus) -> std::io::Result<()> {
             let rows = p
                 .apply(id, &[body.as_slice()], base)
                 .map_err(std::io::Error::other)?;
-            for line in smartsweep::transform::testing::rows_as_json(&rows.batch) {
+            for line in smartsweep_testkit::rows_as_json(&rows.batch) {
                 writeln!(out, "{line}")?;
             }
         }

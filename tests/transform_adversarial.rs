@@ -11,7 +11,7 @@ use arrow_array::cast::AsArray;
 use common::{apply, apply_naive, prepare};
 use smartsweep::failure::Stage;
 use smartsweep::schema::ColumnType;
-use smartsweep::transform::testing::{
+use smartsweep_testkit::{
     Drug, Medication, Record, SEED_QUERY, Text, ValueAndUnit, rows_as_json, to_flat, to_nested,
 };
 use smartsweep::transform::{ConversionIssue, Projection, QueryProblem};
@@ -152,7 +152,8 @@ fn run(
         &[body],
         "http://localhost:7000/records/r1/medications/",
     );
-    let naive = p.apply_naive(
+    let naive = smartsweep_testkit::apply_naive(
+        &p,
         "r1",
         &[body],
         "http://localhost:7000/records/r1/medications/",
@@ -298,11 +299,10 @@ fn parse_type_literal_collection_lang_and_datatypes() {
     let rows = p.apply("r", &[doc.as_bytes()], "http://x/").unwrap();
     // oxrdfxml's strict mode refuses `xml:lang=""` (which RDF/XML defines as
     // "no language"); without it, both paths agree.
-    assert!(p.apply_naive("r", &[doc.as_bytes()], "http://x/").is_err());
+    assert!(smartsweep_testkit::apply_naive(&p, "r", &[doc.as_bytes()], "http://x/").is_err());
     let without = doc.replace(" xml:lang=\"\"", "");
-    let naive = p
-        .apply_naive("r", &[without.as_bytes()], "http://x/")
-        .unwrap();
+    let naive =
+        smartsweep_testkit::apply_naive(&p, "r", &[without.as_bytes()], "http://x/").unwrap();
     let fast = p.apply("r", &[without.as_bytes()], "http://x/").unwrap();
     assert_eq!(fast.batch, naive.batch);
     assert!(rows.conversions.is_empty());

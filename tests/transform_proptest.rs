@@ -7,7 +7,7 @@
 use proptest::prelude::*;
 use smartsweep::schema::ColumnType;
 use smartsweep::transform::Projection;
-use smartsweep::transform::testing::{
+use smartsweep_testkit::{
     Drug, Fulfillment, Medication, QUERIES, Record, Text, ValueAndUnit, random_record,
     rows_as_json, to_flat, to_nested,
 };
@@ -129,8 +129,7 @@ fn check(rec: &Record, order_seed: u64, projections: &[Projection]) -> Result<()
         let a = run(&flat).map_err(|e| TestCaseError::fail(format!("{e}\n{flat}")))?;
         let b = run(&shuffled).map_err(|e| TestCaseError::fail(format!("{e}")))?;
         let c = run(&nested).map_err(|e| TestCaseError::fail(format!("{e}\n{nested}")))?;
-        let d = p
-            .apply_naive(&rec.record_id, &[nested.as_bytes()], &url)
+        let d = smartsweep_testkit::apply_naive(p, &rec.record_id, &[nested.as_bytes()], &url)
             .map_err(|e| TestCaseError::fail(format!("naive: {e}")))?;
         let rows = rows_as_json(&a.batch);
         prop_assert_eq!(&rows, &rows_as_json(&b.batch), "flat vs shuffled flat");
@@ -211,7 +210,7 @@ proptest! {
         }
         for p in projections() {
             let fast = p.apply("1000000", &[&body], &rec.request_url());
-            let naive = p.apply_naive("1000000", &[&body], &rec.request_url());
+            let naive = smartsweep_testkit::apply_naive(&p, "1000000", &[&body], &rec.request_url());
             if let Err(e) = &fast {
                 prop_assert!(!e.message.is_empty());
             }

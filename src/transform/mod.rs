@@ -37,8 +37,9 @@
 //! and language tag checked once (`parse::check_iri`, `parse::validate_term`)
 //! and the rare relative IRI resolved here (`iri.rs`); triples whose predicate
 //! the query cannot match (`predicates.rs`) are validated, then dropped. The
-//! straightforward path (strict parse into a fresh `oxrdf::Dataset`) is kept as
-//! [`Projection::apply_naive`] for the equivalence tests and the bench.
+//! straightforward path (strict parse into a fresh `oxrdf::Dataset`, then
+//! spareval) lives in the dev-only `smartsweep-testkit` crate
+//! (`crates/testkit`), for the equivalence tests and the bench.
 //!
 //! Known gaps: oxrdfxml refuses a literal split into several text events (text
 //! next to a CDATA section, or two sections): such a body is a
@@ -52,8 +53,6 @@ mod graph;
 mod iri;
 mod parse;
 mod predicates;
-#[doc(hidden)]
-pub mod testing;
 
 pub use error::{QueryError, QueryProblem, TransformError};
 
@@ -63,12 +62,12 @@ use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{Field, Schema, SchemaRef};
 use convert::ColumnBuilder;
 use graph::RecordGraph;
-use oxrdf::{BlankNode, Dataset, GraphName, NamedOrBlankNode, Quad, Term};
+use oxrdf::{Dataset, NamedOrBlankNode, Term};
 use spareval::{QueryEvaluator, QueryResults, QuerySolution, QueryableDataset};
 use spargebra::algebra::GraphPattern;
 use spargebra::{Query, SparqlParser};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 /// The name of the column that holds the record id (always first).
@@ -279,7 +278,6 @@ impl Projection {
         parse::parse_pages(
             pages,
             base_iri,
-            true,
             || cell.borrow_mut().begin_page(),
             |t| {
                 let mut g = cell.borrow_mut();
@@ -314,56 +312,6 @@ impl Projection {
         self.run(record_id, graph)
     }
 
-    /// The straightforward path: a strict parse into a fresh
-    /// `oxrdf::Dataset`, then spareval. Same rows as [`Projection::apply`];
-    /// kept for the equivalence tests and the bench.
-    #[doc(hidden)]
-    pub fn apply_naive(
-        &self,
-        record_id: &str,
-        pages: &[&[u8]],
-        base_iri: &str,
-    ) -> Result<RecordRows, TransformError> {
-        let dataset = RefCell::new(Dataset::new());
-        // The same canonical blank-node labels as the fast path.
-        let blanks: RefCell<(HashMap<BlankNode, BlankNode>, u32)> = RefCell::default();
-        let relabel = |b: BlankNode| {
-            let mut bl = blanks.borrow_mut();
-            if let Some(l) = bl.0.get(&b) {
-                return l.clone();
-            }
-            let l = graph::canonical_blank(bl.1);
-            bl.1 += 1;
-            bl.0.insert(b, l.clone());
-            l
-        };
-        parse::parse_pages(
-            pages,
-            base_iri,
-            false,
-            || blanks.borrow_mut().0.clear(),
-            |t| {
-                let subject = match t.subject {
-                    oxrdf::NamedOrBlankNode::BlankNode(b) => relabel(b).into(),
-                    s => s,
-                };
-                let object = match t.object {
-                    Term::BlankNode(b) => relabel(b).into(),
-                    o => o,
-                };
-                dataset.borrow_mut().insert(&Quad::new(
-                    subject,
-                    t.predicate,
-                    object,
-                    GraphName::DefaultGraph,
-                ));
-                Ok(())
-            },
-        )?;
-        let dataset = dataset.into_inner();
-        self.run(record_id, &dataset)
-    }
-
     /// Evaluates and builds the batch while the solutions (which may borrow
     /// the dataset) are alive.
     fn run<'a>(
@@ -385,10 +333,27 @@ impl Projection {
         for solution in solutions {
             rows.push(solution.map_err(eval_err)?);
         }
+        Ok(self.rows_from_solutions(record_id, rows))
+    }
+
+    /// The parsed SELECT (for evaluating it over another dataset, e.g. a
+    /// reference implementation in the tests).
+    pub fn query(&self) -> &Query {
+        &self.query
+    }
+
+    /// Typed rows from the SELECT's solutions, however they were evaluated:
+    /// sorted as [`Projection::apply`] sorts them (by value, unless the query
+    /// has an `ORDER BY`), each value converted to its column's type.
+    pub fn rows_from_solutions(
+        &self,
+        record_id: &str,
+        mut solutions: Vec<QuerySolution>,
+    ) -> RecordRows {
         if !self.ordered {
-            rows.sort_by(|a, b| convert::cmp_rows(a.values(), b.values()));
+            solutions.sort_by(|a, b| convert::cmp_rows(a.values(), b.values()));
         }
-        Ok(self.build(record_id, &rows))
+        self.build(record_id, &solutions)
     }
 
     fn build(&self, record_id: &str, rows: &[QuerySolution]) -> RecordRows {

@@ -56,7 +56,6 @@ fn error_at(doc: &[u8], offset: usize, page: usize, pages: usize, msg: &str) -> 
 pub(crate) fn parse_pages(
     pages: &[&[u8]],
     base_iri: &str,
-    lenient: bool,
     mut begin_page: impl FnMut(),
     mut triple: impl FnMut(Triple) -> Result<(), String>,
 ) -> Result<(), TransformError> {
@@ -67,14 +66,8 @@ pub(crate) fn parse_pages(
     };
     // Lenient: no base in the parser; the caller resolves the few relative
     // IRIs itself (see `iri.rs`).
-    let parser = if lenient {
-        check_iri(base_iri).map_err(bad_base)?;
-        RdfXmlParser::new().lenient()
-    } else {
-        RdfXmlParser::new()
-            .with_base_iri(base_iri)
-            .map_err(|e| bad_base(e.to_string()))?
-    };
+    check_iri(base_iri).map_err(bad_base)?;
+    let parser = RdfXmlParser::new().lenient();
     if pages.is_empty() {
         return Err(TransformError::new(
             "the answer has no pages (expected at least one RDF/XML document)",
