@@ -39,8 +39,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use criterion::{Criterion, Throughput};
+use smartsweep::schema::ColumnType;
 use smartsweep::transform::Projection;
-use smartsweep_testkit::{QUERIES, flat_corpus};
+use smartsweep_testkit::{flat_corpus, shipped_pipelines};
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::io::Write;
@@ -57,8 +58,8 @@ fn corpus() -> Corpus {
     flat_corpus(n, 42)
 }
 
-fn projection(sparql: &str) -> Projection {
-    match Projection::prepare(sparql, &BTreeMap::new()) {
+fn projection(sparql: &str, columns: &BTreeMap<String, ColumnType>) -> Projection {
+    match Projection::prepare(sparql, columns) {
         Ok(p) => p,
         Err(e) => panic!("bench query does not prepare: {e}"),
     }
@@ -104,9 +105,10 @@ fn variants(corpus: &Corpus) -> Vec<Variant<'_>> {
             Box::new(|| parse_only(corpus, true)),
         ),
     ];
-    for (name, sparql) in QUERIES {
-        let p = projection(sparql);
-        let p2 = projection(sparql);
+    for q in shipped_pipelines() {
+        let name = q.name;
+        let p = projection(&q.sparql, &q.columns);
+        let p2 = projection(&q.sparql, &q.columns);
         v.push((
             format!("naive_{name}"),
             Box::new(move || run(corpus, &p, true)),
@@ -179,9 +181,11 @@ fn dump(dir: &Path, corpus: &Corpus) -> std::io::Result<()> {
         std::fs::write(dir.join("records").join(format!("{id}.rdf")), body)?;
         writeln!(index, "{id}\t{base}")?;
     }
-    for (name, sparql) in QUERIES {
-        std::fs::write(dir.join("queries").join(format!("{name}.rq")), sparql)?;
-        let p = projection(sparql);
+    for q in shipped_pipelines() {
+        let name = q.name;
+        std::fs::write(dir.join("queries").join(format!("{name}.rq")), &q.sparql)?;
+        // Untyped, so that values compare as text with the other engine.
+        let p = projection(&q.sparql, &BTreeMap::new());
         let mut out = std::io::BufWriter::new(std::fs::File::create(
             dir.join("rust_rows").join(format!("{name}.jsonl")),
         )?);
@@ -197,8 +201,28 @@ fn dump(dir: &Path, corpus: &Corpus) -> std::io::Result<()> {
     Ok(())
 }
 
+/// `SMARTSWEEP_BENCH_RUN=variant:passes`: run one variant `passes` times
+/// (for counting instructions with callgrind: the difference between two
+/// pass counts is one pass, without the corpus generation and set-up).
+fn run_raw(corpus: &Corpus, spec: &str) {
+    let (name, passes) = spec.split_once(':').unwrap_or((spec, "1"));
+    let passes: usize = passes.parse().unwrap_or(1);
+    let v = variants(corpus);
+    let Some((_, f)) = v.iter().find(|(n, _)| n == name) else {
+        eprintln!("no variant {name}");
+        std::process::exit(2);
+    };
+    for _ in 0..passes {
+        black_box(f());
+    }
+}
+
 fn main() {
     let corpus = corpus();
+    if let Ok(spec) = std::env::var("SMARTSWEEP_BENCH_RUN") {
+        run_raw(&corpus, &spec);
+        return;
+    }
     if let Ok(dir) = std::env::var("SMARTSWEEP_DUMP_CORPUS") {
         if let Err(e) = dump(Path::new(&dir), &corpus) {
             eprintln!("dump failed: {e}");

@@ -13,11 +13,11 @@ use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
 use common::{apply, apply_naive, prepare, read_table, sample_records};
 use smartsweep::schema::ColumnType;
+use smartsweep::transform::{ConversionIssue, Projection};
 use smartsweep_testkit::{
     AUDIT_QUERY, FILLS_QUERY, MEDS_QUERY, QUERIES, Record, SEED_QUERY, rows_as_json, to_flat,
     to_nested,
 };
-use smartsweep::transform::{ConversionIssue, Projection};
 use std::collections::BTreeSet;
 
 /// Rows of every record in both styles; asserts they are identical (and

@@ -41,6 +41,13 @@
 //! spareval) lives in the dev-only `smartsweep-testkit` crate
 //! (`crates/testkit`), for the equivalence tests and the bench.
 //!
+//! Hostile bodies: a record's XML entity declarations and references may
+//! produce at most [`ENTITY_EXPANSION_LIMIT`] (1 MiB) of text in all; past
+//! that the record fails before anything is expanded (`entities.rs`), so
+//! "billion laughs" and quadratic blow-up bodies cost a scan, not gigabytes.
+//! A body that starts like an HTML page is named as such. Every
+//! [`TransformError`] message is bounded (short escaped excerpts only).
+//!
 //! Known gaps: oxrdfxml refuses a literal split into several text events (text
 //! next to a CDATA section, or two sections): such a body is a
 //! [`TransformError`], never silently cut. Only UTF-8 bodies are read. The IRI
@@ -48,12 +55,14 @@
 //! RFC 3987 parse.
 
 mod convert;
+mod entities;
 mod error;
 mod graph;
 mod iri;
 mod parse;
 mod predicates;
 
+pub use entities::ENTITY_EXPANSION_LIMIT;
 pub use error::{QueryError, QueryProblem, TransformError};
 
 use crate::schema::ColumnType;
@@ -320,7 +329,10 @@ impl Projection {
         dataset: impl QueryableDataset<'a>,
     ) -> Result<RecordRows, TransformError> {
         let eval_err = |e: spareval::QueryEvaluationError| {
-            TransformError::new(format!("query evaluation failed: {e}"))
+            TransformError::new(format!(
+                "query evaluation failed: {}",
+                error::quote(&e.to_string())
+            ))
         };
         let results = QueryEvaluator::new()
             .prepare(&self.query)

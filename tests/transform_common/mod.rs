@@ -6,8 +6,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use smartsweep::schema::ColumnType;
-use smartsweep_testkit::{Drug, Fulfillment, Medication, Record, Text, ValueAndUnit};
 use smartsweep::transform::{Projection, RecordRows};
+use smartsweep_testkit::{Drug, Fulfillment, Medication, Record, Text, ValueAndUnit};
 use std::collections::BTreeMap;
 
 /// The SMART sample patients (see `smartsweep_testkit::shared_dir`).
