@@ -8,7 +8,9 @@
 //! SELECT's variables, typed by the pipeline's `[columns]` table.
 //!
 //! The query is parsed and checked once per run ([`Projection::prepare`]);
-//! [`Projection::apply`] runs per record. Rows come out in the query's
+//! [`Projection::apply`] runs per record. Tables over the same resource
+//! share one parse through a [`ProjectionSet`] (a set of one is the same
+//! path as [`Projection::apply`]). Rows come out in the query's
 //! `ORDER BY` order when it has one, otherwise sorted by the projected values
 //! (see `convert::cmp_rows`), so the same record gives the same bytes whatever
 //! the order of its serialization. A value that does not convert to its
@@ -262,63 +264,10 @@ impl Projection {
         pages: &[&[u8]],
         base_iri: &str,
     ) -> Result<RecordRows, TransformError> {
-        SCRATCH.with(|cell| {
-            // Taken out of the cell for the duration, so a nested call (none
-            // today) would simply get a fresh graph.
-            let mut graph = cell.borrow_mut().take().unwrap_or_default();
-            graph.clear();
-            let result = self.apply_on(&mut graph, record_id, pages, base_iri);
-            graph.clear();
-            *cell.borrow_mut() = Some(graph);
-            result
+        with_graph(|graph| {
+            parse_into(graph, pages, base_iri, self.predicates.as_ref())?;
+            self.run(record_id, &*graph)
         })
-    }
-
-    fn apply_on(
-        &self,
-        graph: &mut RecordGraph,
-        record_id: &str,
-        pages: &[&[u8]],
-        base_iri: &str,
-    ) -> Result<RecordRows, TransformError> {
-        // `parse_pages` needs two closures over the graph: share it through a
-        // RefCell for the duration of the parse.
-        let cell = RefCell::new(graph);
-        parse::parse_pages(
-            pages,
-            base_iri,
-            || cell.borrow_mut().begin_page(),
-            |t| {
-                let mut g = cell.borrow_mut();
-                let p = intern_checked(&mut g, t.predicate.into())?;
-                if !g.predicate_wanted(p, self.predicates.as_ref()) {
-                    // Dropped, but still validated (the body must be valid
-                    // whatever the query), and its blank nodes still take
-                    // their label numbers, so labels are the whole graph's.
-                    match t.subject {
-                        NamedOrBlankNode::BlankNode(b) => {
-                            g.intern(b.into());
-                        }
-                        NamedOrBlankNode::NamedNode(n) => {
-                            parse::validate_term(&iri::absolutize(n.into(), base_iri))?
-                        }
-                    }
-                    match iri::absolutize(no_empty_lang(t.object), base_iri) {
-                        Term::BlankNode(b) => {
-                            g.intern(b.into());
-                        }
-                        o => parse::validate_term(&o)?,
-                    }
-                    return Ok(());
-                }
-                let s = intern_checked(&mut g, iri::absolutize(t.subject.into(), base_iri))?;
-                let o = intern_checked(&mut g, iri::absolutize(no_empty_lang(t.object), base_iri))?;
-                g.insert(s, p, o);
-                Ok(())
-            },
-        )?;
-        let graph: &RecordGraph = cell.into_inner();
-        self.run(record_id, graph)
     }
 
     /// Evaluates and builds the batch while the solutions (which may borrow
@@ -396,6 +345,144 @@ impl Projection {
         };
         RecordRows { batch, conversions }
     }
+}
+
+/// Several pipelines' projections over the same resource: one parse of the
+/// record's answer into one graph, then each query evaluated on it, so that
+/// tables sharing a resource share its fetch and its parse.
+///
+/// The graph keeps the union of the triples the queries can match (every
+/// triple when one of them has a variable predicate). `Send + Sync`.
+pub struct ProjectionSet {
+    projections: Vec<Arc<Projection>>,
+    predicates: Option<HashSet<String>>,
+}
+
+impl ProjectionSet {
+    /// The set of `projections`, applied in this order.
+    pub fn new(projections: Vec<Arc<Projection>>) -> Self {
+        let mut union = Some(HashSet::new());
+        for p in &projections {
+            match (&mut union, &p.predicates) {
+                (Some(u), Some(wanted)) => u.extend(wanted.iter().cloned()),
+                _ => union = None,
+            }
+        }
+        Self {
+            projections,
+            predicates: union,
+        }
+    }
+
+    /// The projections, in order.
+    pub fn projections(&self) -> &[Arc<Projection>] {
+        &self.projections
+    }
+
+    /// Parses the record once and evaluates every projection on the graph:
+    /// one [`RecordRows`] per projection, in order, each the same as that
+    /// projection's [`Projection::apply`] would give. A body that does not
+    /// parse fails every table of the record; so does (rarely) a query that
+    /// fails to evaluate, whose error names its place in the set.
+    pub fn apply(
+        &self,
+        record_id: &str,
+        pages: &[&[u8]],
+        base_iri: &str,
+    ) -> Result<Vec<RecordRows>, TransformError> {
+        with_graph(|graph| {
+            parse_into(graph, pages, base_iri, self.predicates.as_ref())?;
+            let n = self.projections.len();
+            self.projections
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    p.run(record_id, &*graph).map_err(|mut e| {
+                        if n > 1 {
+                            e.message = format!("projection {} of {n}: {}", i + 1, e.message);
+                        }
+                        e
+                    })
+                })
+                .collect()
+        })
+    }
+}
+
+/// Runs `f` on this thread's graph, emptied before and after (each worker
+/// thread keeps one graph and reuses its buffers).
+fn with_graph<T>(f: impl FnOnce(&mut RecordGraph) -> T) -> T {
+    SCRATCH.with(|cell| {
+        // Taken out of the cell for the duration, so a nested call (none
+        // today) would simply get a fresh graph.
+        let mut graph = cell.borrow_mut().take().unwrap_or_default();
+        graph.clear();
+        let out = f(&mut graph);
+        graph.clear();
+        *cell.borrow_mut() = Some(graph);
+        out
+    })
+}
+
+/// Parses every page into `graph`, keeping the triples whose predicate is
+/// in `wanted` (all when `None`).
+fn parse_into(
+    graph: &mut RecordGraph,
+    pages: &[&[u8]],
+    base_iri: &str,
+    wanted: Option<&HashSet<String>>,
+) -> Result<(), TransformError> {
+    #[cfg(feature = "parse-counter")]
+    PARSES.with(|c| c.set(c.get() + 1));
+    // `parse_pages` needs two closures over the graph: share it through a
+    // RefCell for the duration of the parse.
+    let cell = RefCell::new(graph);
+    parse::parse_pages(
+        pages,
+        base_iri,
+        || cell.borrow_mut().begin_page(),
+        |t| {
+            let mut g = cell.borrow_mut();
+            let p = intern_checked(&mut g, t.predicate.into())?;
+            if !g.predicate_wanted(p, wanted) {
+                // Dropped, but still validated (the body must be valid
+                // whatever the query), and its blank nodes still take
+                // their label numbers, so labels are the whole graph's.
+                match t.subject {
+                    NamedOrBlankNode::BlankNode(b) => {
+                        g.intern(b.into());
+                    }
+                    NamedOrBlankNode::NamedNode(n) => {
+                        parse::validate_term(&iri::absolutize(n.into(), base_iri))?
+                    }
+                }
+                match iri::absolutize(no_empty_lang(t.object), base_iri) {
+                    Term::BlankNode(b) => {
+                        g.intern(b.into());
+                    }
+                    o => parse::validate_term(&o)?,
+                }
+                return Ok(());
+            }
+            let s = intern_checked(&mut g, iri::absolutize(t.subject.into(), base_iri))?;
+            let o = intern_checked(&mut g, iri::absolutize(no_empty_lang(t.object), base_iri))?;
+            g.insert(s, p, o);
+            Ok(())
+        },
+    )
+}
+
+#[cfg(feature = "parse-counter")]
+thread_local! {
+    static PARSES: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many records this thread has parsed (`parse-counter` feature, for
+/// the tests that check a [`ProjectionSet`] parses once; never in a release
+/// build of the binary).
+#[cfg(feature = "parse-counter")]
+pub fn parses_on_this_thread() -> u64 {
+    PARSES.with(std::cell::Cell::get)
 }
 
 /// `xml:lang=""` means "no language" in RDF/XML; the lenient parser keeps
