@@ -793,6 +793,7 @@ fn huge_garbage_bodies_give_short_messages() {
         );
         let f = e.into_failure("r1");
         assert!(f.message.len() < 1024, "{what}");
+        assert!(!f.message.contains('\n'), "{what}: one line in _errors.csv");
     }
 }
 

@@ -123,15 +123,25 @@ impl TransformError {
         }
     }
 
-    /// The record failure for the errors output (stage `transform`).
+    /// The record failure for the errors output (stage `transform`). Its
+    /// message is one line (the `near:` and `hint:` lines joined with `; `),
+    /// so that `_errors.csv` keeps one line per record; outside text in it
+    /// is escaped, so it holds no line break of its own.
     pub fn into_failure(self, record_id: &str) -> RecordFailure {
+        let message = self
+            .render()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
         RecordFailure {
             record_id: crate::record::RecordId::new(record_id),
             table: None,
             stage: Stage::Transform,
             http_status: None,
             attempts: 0,
-            message: self.render(),
+            message,
         }
     }
 }
