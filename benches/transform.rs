@@ -16,25 +16,9 @@
 //! spareval) and `custom_<query>` (what `Projection::apply` does), for the
 //! queries of `smartsweep_testkit::QUERIES`.
 //!
-//! Measured on the 2-core development VM (shared with other jobs, so timings
-//! vary by tens of percent between runs; `transform_compare.sh` runs ours and
-//! pyoxigraph's back to back per query and takes the median of 3 rounds),
-//! 500 generated records, 20.6 KB each on average, one core, thread CPU time:
-//!
-//! | query | smartsweep | naive path | pyoxigraph 0.5.13 | ratio (median) | instructions ratio |
-//! |---|---|---|---|---|---|
-//! | seed  | 78.0 MB/s (3,790 records/s) | 30.0 MB/s | 34.4 MB/s | 2.35x | 1.98x |
-//! | meds  | 52.5 MB/s (2,550 records/s) | 23.6 MB/s | 24.2 MB/s | 2.17x | 1.91x |
-//! | audit | 66.6 MB/s (3,240 records/s) | 28.6 MB/s | 28.3 MB/s | 2.34x | 1.93x |
-//! | fills | 64.4 MB/s (3,130 records/s) | 25.5 MB/s | 24.1 MB/s | 2.40x | 1.95x |
-//!
-//! The instruction counts (valgrind callgrind, per record, fixed costs
-//! subtracted) do not depend on the machine's load: 2.3 M (seed) to 3.3 M
-//! (meds) for us, 4.5 M to 6.2 M for pyoxigraph. Of ours, about 54% is
-//! oxrdfxml itself, 18-29% spareval (of which sparopt's per-execution query
-//! optimisation alone is 10-18%), 10-12% our graph building and 2% the
-//! Arrow batch; glibc malloc/free is about a fifth of everything, and a
-//! faster global allocator (mimalloc) cut 9-13% of the instructions.
+//! Measured figures (instructions per record with callgrind, MB/s against
+//! pyoxigraph on the same bytes, the levers tried): `benches/RESULTS.md`,
+//! section "Transform: CPU per record".
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
