@@ -14,38 +14,27 @@
 //! Variants: `parse_strict` / `parse_lenient` (oxrdfxml alone, with a base
 //! IRI), `naive_<query>` (strict parse into a fresh `oxrdf::Dataset`, then
 //! spareval) and `custom_<query>` (what `Projection::apply` does), for the
-//! queries of `smartsweep::transform::testing::QUERIES`.
+//! queries of `smartsweep_testkit::QUERIES`.
 //!
-//! Measured on the 2-core development VM (shared with other jobs, so timings
-//! vary by tens of percent between runs; `transform_compare.sh` runs ours and
-//! pyoxigraph's back to back per query and takes the median of 3 rounds),
-//! 500 generated records, 20.6 KB each on average, one core, thread CPU time:
-//!
-//! | query | smartsweep | naive path | pyoxigraph 0.5.13 | ratio (median) | instructions ratio |
-//! |---|---|---|---|---|---|
-//! | seed  | 78.0 MB/s (3,790 records/s) | 30.0 MB/s | 34.4 MB/s | 2.35x | 1.98x |
-//! | meds  | 52.5 MB/s (2,550 records/s) | 23.6 MB/s | 24.2 MB/s | 2.17x | 1.91x |
-//! | audit | 66.6 MB/s (3,240 records/s) | 28.6 MB/s | 28.3 MB/s | 2.34x | 1.93x |
-//! | fills | 64.4 MB/s (3,130 records/s) | 25.5 MB/s | 24.1 MB/s | 2.40x | 1.95x |
-//!
-//! The instruction counts (valgrind callgrind, per record, fixed costs
-//! subtracted) do not depend on the machine's load: 2.3 M (seed) to 3.3 M
-//! (meds) for us, 4.5 M to 6.2 M for pyoxigraph. Of ours, about 54% is
-//! oxrdfxml itself, 18-29% spareval (of which sparopt's per-execution query
-//! optimisation alone is 10-18%), 10-12% our graph building and 2% the
-//! Arrow batch; glibc malloc/free is about a fifth of everything, and a
-//! faster global allocator (mimalloc) cut 9-13% of the instructions.
+//! Measured figures (instructions per record with callgrind, MB/s against
+//! pyoxigraph on the same bytes, the levers tried): `benches/RESULTS.md`,
+//! section "Transform: CPU per record".
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use criterion::{Criterion, Throughput};
+use smartsweep::schema::ColumnType;
 use smartsweep::transform::Projection;
-use smartsweep::transform::testing::{QUERIES, flat_corpus};
+use smartsweep_testkit::{flat_corpus, shipped_pipelines};
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
+
+/// The allocator the `smartsweep` binary ships with (src/main.rs).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 type Corpus = Vec<(String, String, Vec<u8>)>;
 
@@ -57,8 +46,8 @@ fn corpus() -> Corpus {
     flat_corpus(n, 42)
 }
 
-fn projection(sparql: &str) -> Projection {
-    match Projection::prepare(sparql, &BTreeMap::new()) {
+fn projection(sparql: &str, columns: &BTreeMap<String, ColumnType>) -> Projection {
+    match Projection::prepare(sparql, columns) {
         Ok(p) => p,
         Err(e) => panic!("bench query does not prepare: {e}"),
     }
@@ -82,7 +71,7 @@ fn run(corpus: &Corpus, p: &Projection, naive: bool) -> usize {
     for (id, base, body) in corpus {
         let pages = [body.as_slice()];
         let r = if naive {
-            p.apply_naive(id, &pages, base)
+            smartsweep_testkit::apply_naive(p, id, &pages, base)
         } else {
             p.apply(id, &pages, base)
         };
@@ -104,9 +93,33 @@ fn variants(corpus: &Corpus) -> Vec<Variant<'_>> {
             Box::new(|| parse_only(corpus, true)),
         ),
     ];
-    for (name, sparql) in QUERIES {
-        let p = projection(sparql);
-        let p2 = projection(sparql);
+    // All shipped pipelines over `medications` as one set: one parse, four
+    // queries (compare with the sum of the four `custom_` variants).
+    let set = smartsweep::transform::ProjectionSet::new(
+        shipped_pipelines()
+            .iter()
+            .map(|q| std::sync::Arc::new(projection(&q.sparql, &q.columns)))
+            .collect(),
+    );
+    v.push((
+        "set_all_shipped".into(),
+        Box::new(move || {
+            let mut rows = 0;
+            for (id, base, body) in corpus {
+                let r = set.apply(id, &[body.as_slice()], base);
+                rows += r
+                    .expect("bench record transforms")
+                    .iter()
+                    .map(|r| r.batch.num_rows())
+                    .sum::<usize>();
+            }
+            rows
+        }),
+    ));
+    for q in shipped_pipelines() {
+        let name = q.name;
+        let p = projection(&q.sparql, &q.columns);
+        let p2 = projection(&q.sparql, &q.columns);
         v.push((
             format!("naive_{name}"),
             Box::new(move || run(corpus, &p, true)),
@@ -179,9 +192,11 @@ fn dump(dir: &Path, corpus: &Corpus) -> std::io::Result<()> {
         std::fs::write(dir.join("records").join(format!("{id}.rdf")), body)?;
         writeln!(index, "{id}\t{base}")?;
     }
-    for (name, sparql) in QUERIES {
-        std::fs::write(dir.join("queries").join(format!("{name}.rq")), sparql)?;
-        let p = projection(sparql);
+    for q in shipped_pipelines() {
+        let name = q.name;
+        std::fs::write(dir.join("queries").join(format!("{name}.rq")), &q.sparql)?;
+        // Untyped, so that values compare as text with the other engine.
+        let p = projection(&q.sparql, &BTreeMap::new());
         let mut out = std::io::BufWriter::new(std::fs::File::create(
             dir.join("rust_rows").join(format!("{name}.jsonl")),
         )?);
@@ -189,7 +204,7 @@ fn dump(dir: &Path, corpus: &Corpus) -> std::io::Result<()> {
             let rows = p
                 .apply(id, &[body.as_slice()], base)
                 .map_err(std::io::Error::other)?;
-            for line in smartsweep::transform::testing::rows_as_json(&rows.batch) {
+            for line in smartsweep_testkit::rows_as_json(&rows.batch) {
                 writeln!(out, "{line}")?;
             }
         }
@@ -197,8 +212,28 @@ fn dump(dir: &Path, corpus: &Corpus) -> std::io::Result<()> {
     Ok(())
 }
 
+/// `SMARTSWEEP_BENCH_RUN=variant:passes`: run one variant `passes` times
+/// (for counting instructions with callgrind: the difference between two
+/// pass counts is one pass, without the corpus generation and set-up).
+fn run_raw(corpus: &Corpus, spec: &str) {
+    let (name, passes) = spec.split_once(':').unwrap_or((spec, "1"));
+    let passes: usize = passes.parse().unwrap_or(1);
+    let v = variants(corpus);
+    let Some((_, f)) = v.iter().find(|(n, _)| n == name) else {
+        eprintln!("no variant {name}");
+        std::process::exit(2);
+    };
+    for _ in 0..passes {
+        black_box(f());
+    }
+}
+
 fn main() {
     let corpus = corpus();
+    if let Ok(spec) = std::env::var("SMARTSWEEP_BENCH_RUN") {
+        run_raw(&corpus, &spec);
+        return;
+    }
     if let Ok(dir) = std::env::var("SMARTSWEEP_DUMP_CORPUS") {
         if let Err(e) = dump(Path::new(&dir), &corpus) {
             eprintln!("dump failed: {e}");

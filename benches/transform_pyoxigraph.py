@@ -105,8 +105,18 @@ def main():
                     help="comma-separated: parse, fresh (a Store per record), reused (one Store, cleared)")
     ap.add_argument("--no-rows", action="store_true", help="do not write py_rows/")
     ap.add_argument("--only", default="", help="run only this query (file stem in queries/)")
+    ap.add_argument("--raw-passes", type=int, default=0,
+                    help="run the `fresh` variant of --only this many times, untimed, and exit "
+                         "(for counting instructions with callgrind: the difference between two "
+                         "pass counts is one pass)")
     args = ap.parse_args()
     records = load_corpus(args.corpus_dir)
+    if args.raw_passes:
+        with open(os.path.join(args.corpus_dir, "queries", args.only + ".rq"), encoding="utf-8") as f:
+            sparql = f.read()
+        for _ in range(args.raw_passes):
+            run_fresh(records, sparql)
+        return
     print(f"pyoxigraph {pyoxigraph.__version__}, {len(records)} records", flush=True)
     rows_dir = os.path.join(args.out_dir, "py_rows")
     os.makedirs(rows_dir, exist_ok=True)

@@ -11,10 +11,10 @@ use arrow_array::cast::AsArray;
 use common::{apply, apply_naive, prepare};
 use smartsweep::failure::Stage;
 use smartsweep::schema::ColumnType;
-use smartsweep::transform::testing::{
+use smartsweep::transform::{ConversionIssue, Projection, QueryProblem};
+use smartsweep_testkit::{
     Drug, Medication, Record, SEED_QUERY, Text, ValueAndUnit, rows_as_json, to_flat, to_nested,
 };
-use smartsweep::transform::{ConversionIssue, Projection, QueryProblem};
 use std::collections::BTreeMap;
 
 fn med(id: &str, titles: Vec<Text>, sig: &str) -> Medication {
@@ -152,7 +152,8 @@ fn run(
         &[body],
         "http://localhost:7000/records/r1/medications/",
     );
-    let naive = p.apply_naive(
+    let naive = smartsweep_testkit::apply_naive(
+        &p,
         "r1",
         &[body],
         "http://localhost:7000/records/r1/medications/",
@@ -298,11 +299,10 @@ fn parse_type_literal_collection_lang_and_datatypes() {
     let rows = p.apply("r", &[doc.as_bytes()], "http://x/").unwrap();
     // oxrdfxml's strict mode refuses `xml:lang=""` (which RDF/XML defines as
     // "no language"); without it, both paths agree.
-    assert!(p.apply_naive("r", &[doc.as_bytes()], "http://x/").is_err());
+    assert!(smartsweep_testkit::apply_naive(&p, "r", &[doc.as_bytes()], "http://x/").is_err());
     let without = doc.replace(" xml:lang=\"\"", "");
-    let naive = p
-        .apply_naive("r", &[without.as_bytes()], "http://x/")
-        .unwrap();
+    let naive =
+        smartsweep_testkit::apply_naive(&p, "r", &[without.as_bytes()], "http://x/").unwrap();
     let fast = p.apply("r", &[without.as_bytes()], "http://x/").unwrap();
     assert_eq!(fast.batch, naive.batch);
     assert!(rows.conversions.is_empty());
@@ -375,9 +375,9 @@ fn malformed_bodies_are_record_errors_with_positions() {
     assert_eq!(e.line, Some(4), "{e}");
     assert!(e.column.is_some());
     assert!(e.message.contains("RDF/XML"), "{e}");
-    // An HTML error page.
+    // An HTML error page: said plainly (see `html_pages_are_named_as_such`).
     let e = err(b"<html><body><h1>502 Bad Gateway</h1></body></html>");
-    assert!(e.line.is_some(), "{e}");
+    assert!(e.message.contains("HTML page"), "{e}");
     // JSON, plain text, nothing at all.
     for body in [
         &b"{\"error\": \"oops\"}"[..],
@@ -613,5 +613,258 @@ fn projection_is_shared_between_threads() {
         .collect();
     for h in handles {
         assert_eq!(h.join().unwrap(), 294);
+    }
+}
+
+// ---- Hostile containers: entity expansion, huge and HTML bodies, bases ----
+
+/// Counts the bytes allocated by each thread (current and peak), so that a
+/// test can bound the memory one transform takes whatever other tests run.
+struct CountingAlloc;
+
+thread_local! {
+    static CURRENT: std::cell::Cell<isize> = const { std::cell::Cell::new(0) };
+    static PEAK: std::cell::Cell<isize> = const { std::cell::Cell::new(0) };
+}
+
+fn track(delta: isize) {
+    let _ = CURRENT.try_with(|c| {
+        let v = c.get() + delta;
+        c.set(v);
+        let _ = PEAK.try_with(|p| p.set(p.get().max(v)));
+    });
+}
+
+// SAFETY: every call is forwarded to the system allocator unchanged; the
+// bookkeeping touches only const-initialised thread-locals (no allocation).
+unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        let p = unsafe { std::alloc::System.alloc(layout) };
+        if !p.is_null() {
+            track(layout.size() as isize);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        unsafe { std::alloc::System.dealloc(ptr, layout) };
+        track(-(layout.size() as isize));
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new: usize) -> *mut u8 {
+        let p = unsafe { std::alloc::System.realloc(ptr, layout, new) };
+        if !p.is_null() {
+            track(new as isize - layout.size() as isize);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
+
+/// Runs `f` and returns its result with the most bytes this thread held
+/// at once meanwhile, above what it held before.
+fn peak_bytes<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let start = CURRENT.with(|c| c.get());
+    PEAK.with(|p| p.set(start));
+    let out = f();
+    let peak = PEAK.with(|p| p.get());
+    (out, (peak - start).max(0) as usize)
+}
+
+const MIB: usize = 1 << 20;
+
+/// "Billion laughs": `levels` nested entities, each referencing the one
+/// before `fanout` times, the last one referenced from a literal.
+fn laughs(levels: usize, fanout: usize) -> String {
+    let mut s =
+        String::from("<?xml version=\"1.0\"?>\n<!DOCTYPE rdf:RDF [\n  <!ENTITY lol0 \"lol\">\n");
+    for i in 1..=levels {
+        let refs = format!("&lol{};", i - 1).repeat(fanout);
+        s.push_str(&format!("  <!ENTITY lol{i} \"{refs}\">\n"));
+    }
+    s.push_str(&format!(
+        "]>\n{RDF_HEAD}\n  <rdf:Description rdf:about=\"http://x/m\">\n    <rdf:type rdf:resource=\"http://smartplatforms.org/terms#Medication\"/>\n    <sp:drugName><rdf:Description><dcterms:title>&lol{levels};</dcterms:title></rdf:Description></sp:drugName>\n  </rdf:Description>\n</rdf:RDF>\n"
+    ));
+    s
+}
+
+fn assert_refused_cheaply(body: &str, what: &str) {
+    assert!(
+        body.len() < 200_000,
+        "{what}: the attack body itself is small"
+    );
+    let p = prepare(SEED_QUERY, &[]);
+    let (result, peak) = peak_bytes(|| p.apply("r1", &[body.as_bytes()], "http://x/records/r1/"));
+    let e = result.expect_err(what);
+    let msg = e.to_string();
+    assert!(
+        msg.contains("entit") && msg.contains("expan") && msg.contains("hint:"),
+        "{what}: names the cause: {msg}"
+    );
+    assert!(msg.len() < 1024, "{what}: bounded message: {}", msg.len());
+    assert!(peak < 64 * MIB, "{what}: peak {} MiB", peak / MIB);
+    // And it is a clean record failure.
+    let f = e.into_failure("r1");
+    assert_eq!(f.stage, Stage::Transform);
+}
+
+#[test]
+fn billion_laughs_are_refused_before_they_expand() {
+    // 3 x 10^8 characters (the variant that used to write a 300-million-
+    // character cell) and 3 x 10^9 (the one that used to panic in Arrow).
+    assert_refused_cheaply(&laughs(8, 10), "billion laughs, 10^8");
+    assert_refused_cheaply(&laughs(9, 10), "billion laughs, 10^9");
+    // Wide rather than deep.
+    assert_refused_cheaply(&laughs(3, 200), "billion laughs, 200^3");
+}
+
+#[test]
+fn quadratic_blowup_is_refused_before_it_expands() {
+    // One 50 KB entity referenced 2,000 times: 100 MB from a 60 KB body.
+    let big = "x".repeat(50_000);
+    let refs = "&big;".repeat(2_000);
+    let body = format!(
+        "<!DOCTYPE rdf:RDF [<!ENTITY big \"{big}\">]>\n{RDF_HEAD}<rdf:Description rdf:about=\"http://x/m\"><rdf:type rdf:resource=\"http://smartplatforms.org/terms#Medication\"/><sp:drugName><rdf:Description><dcterms:title>{refs}</dcterms:title></rdf:Description></sp:drugName></rdf:Description></rdf:RDF>"
+    );
+    assert_refused_cheaply(&body, "quadratic blow-up");
+}
+
+#[test]
+fn small_entities_and_character_references_still_parse() {
+    let p = prepare(SEED_QUERY, &[]);
+    let body = format!(
+        "<!DOCTYPE rdf:RDF [<!ENTITY sp \"http://smartplatforms.org/terms#\"><!ENTITY n \"Tylenol &amp; Codeine\">]>\n{RDF_HEAD}<rdf:Description rdf:about=\"http://x/m\"><rdf:type rdf:resource=\"&sp;Medication\"/><sp:drugName><rdf:Description><dcterms:title>&n; &lt;No.&#160;3&gt; &quot;&apos; &#x4E2D;</dcterms:title></rdf:Description></sp:drugName></rdf:Description></rdf:RDF>"
+    );
+    let rows = p.apply("r1", &[body.as_bytes()], "http://x/").unwrap();
+    assert_eq!(
+        rows_as_json(&rows.batch),
+        ["[\"r1\",\"Tylenol & Codeine <No.\u{a0}3> \\\"' 中\"]"]
+    );
+    // The same document with the entity used within the limit many times.
+    let many = format!(
+        "<!DOCTYPE rdf:RDF [<!ENTITY sp \"http://smartplatforms.org/terms#\">]>\n{RDF_HEAD}{}</rdf:RDF>",
+        (0..2_000)
+            .map(|i| format!("<rdf:Description rdf:about=\"http://x/m{i}\"><rdf:type rdf:resource=\"&sp;Medication\"/><sp:drugName><rdf:Description><dcterms:title>d{i}</dcterms:title></rdf:Description></sp:drugName></rdf:Description>"))
+            .collect::<String>()
+    );
+    let rows = p.apply("r1", &[many.as_bytes()], "http://x/").unwrap();
+    assert_eq!(rows.batch.num_rows(), 2_000);
+}
+
+#[test]
+fn huge_garbage_bodies_give_short_messages() {
+    let p = prepare(SEED_QUERY, &[]);
+    let mut random = Vec::with_capacity(10 * MIB);
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    while random.len() < 10 * MIB {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        random.extend_from_slice(&x.to_le_bytes());
+    }
+    let text = "Internal Server Error \u{1b}[31m\n"
+        .repeat(10 * MIB / 32)
+        .into_bytes();
+    // Text where an element belongs: the parser's message quotes it.
+    let mut inside = format!("{RDF_HEAD}<rdf:Description rdf:about=\"http://x/\">").into_bytes();
+    inside.extend(std::iter::repeat_n(b'a', 10 * MIB));
+    inside.extend_from_slice(b"<sp:a>1</sp:a></rdf:Description></rdf:RDF>");
+    // A 10 MiB IRI.
+    let iri = format!(
+        "{RDF_HEAD}<rdf:Description rdf:about=\"http://x/{}\n\"><sp:a>1</sp:a></rdf:Description></rdf:RDF>",
+        "é".repeat(5 * MIB)
+    )
+    .into_bytes();
+    // A 10 MiB root element name, cut before it closes.
+    let name = format!("<{}>", "r".repeat(10 * MIB)).into_bytes();
+    for (what, body) in [
+        ("random bytes", random),
+        ("text", text),
+        ("text inside", inside),
+        ("IRI", iri),
+        ("name", name),
+    ] {
+        let e = p.apply("r1", &[&body], "http://x/").expect_err(what);
+        let msg = e.to_string();
+        assert!(msg.len() < 1024, "{what}: {} bytes: {msg}", msg.len());
+        assert!(
+            !msg.contains('\u{1b}'),
+            "{what}: control characters are escaped"
+        );
+        let f = e.into_failure("r1");
+        assert!(f.message.len() < 1024, "{what}");
+        assert!(!f.message.contains('\n'), "{what}: one line in _errors.csv");
+    }
+}
+
+#[test]
+fn html_pages_are_named_as_such() {
+    let p = prepare(SEED_QUERY, &[]);
+    for body in [
+        "<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body>...</body></html>",
+        "\n  <html lang=\"en\"><body><h1>502 Bad Gateway</h1></body></html>",
+        "<?xml version=\"1.0\"?>\n<!DOCTYPE HTML PUBLIC \"-//W3C//DTD XHTML 1.0 Strict//EN\" \"x\">\n<html xmlns=\"http://www.w3.org/1999/xhtml\"/>",
+        "<HTML><BODY>Error</BODY></HTML>",
+    ] {
+        let e = p.apply("r1", &[body.as_bytes()], "http://x/").unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with("the container answered an HTML page, not RDF/XML: "),
+            "{msg}"
+        );
+        assert!(msg.contains("hint:"), "{msg}");
+    }
+    // On a second page it says which.
+    let ok = format!("{RDF_HEAD}</rdf:RDF>");
+    let e = p
+        .apply("r1", &[ok.as_bytes(), b"<html></html>"], "http://x/")
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("page 2 of 2: the container answered an HTML page"),
+        "{e}"
+    );
+    // An element merely named like html inside RDF/XML is not an HTML page.
+    let doc = format!(
+        "{RDF_HEAD}<rdf:Description rdf:about=\"http://x/\"><sp:html>1</sp:html></rdf:Description></rdf:RDF>"
+    );
+    assert!(p.apply("r1", &[doc.as_bytes()], "http://x/").is_ok());
+}
+
+#[test]
+fn percent_encoded_record_ids_make_a_valid_base() {
+    // The engine passes the percent-encoded request URL for record `a b"c`.
+    let base = "http://localhost:7000/records/a%20b%22c/medications/";
+    let doc = format!(
+        "{RDF_HEAD}<sp:Medication rdf:about=\"m1\"><sp:drugName><rdf:Description><dcterms:title>X</dcterms:title></rdf:Description></sp:drugName><sp:fulfillment rdf:resource=\"../fulfillments/f1\"/></sp:Medication></rdf:RDF>"
+    );
+    let q = "PREFIX sp:<http://smartplatforms.org/terms#> SELECT ?m ?f WHERE { ?m a sp:Medication ; sp:fulfillment ?f }";
+    let p = prepare(q, &[]);
+    let rows = p.apply("a b\"c", &[doc.as_bytes()], base).unwrap();
+    assert_eq!(
+        rows_as_json(&rows.batch),
+        [
+            r#"["a b\"c","http://localhost:7000/records/a%20b%22c/medications/m1","http://localhost:7000/records/a%20b%22c/fulfillments/f1"]"#
+        ]
+    );
+    let naive = smartsweep_testkit::apply_naive(&p, "a b\"c", &[doc.as_bytes()], base).unwrap();
+    assert_eq!(rows.batch, naive.batch);
+    // The raw id in the base is one clear error, not a failure per triple.
+    for bad in [
+        "http://localhost:7000/records/a b\"c/medications/",
+        "records/1/medications/",
+        "http://x/\u{1b}[2J",
+    ] {
+        let e = p.apply("a b\"c", &[doc.as_bytes()], bad).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with("the request URL is not a valid base IRI"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("hint: ") && msg.contains("percent-encoded"),
+            "{msg}"
+        );
+        assert!(!msg.contains('\u{1b}'), "{msg}");
     }
 }

@@ -6,12 +6,13 @@
 
 use proptest::prelude::*;
 use smartsweep::schema::ColumnType;
-use smartsweep::transform::Projection;
-use smartsweep::transform::testing::{
+use smartsweep::transform::{Projection, ProjectionSet, parses_on_this_thread};
+use smartsweep_testkit::{
     Drug, Fulfillment, Medication, QUERIES, Record, Text, ValueAndUnit, random_record,
     rows_as_json, to_flat, to_nested,
 };
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 fn text() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -129,8 +130,7 @@ fn check(rec: &Record, order_seed: u64, projections: &[Projection]) -> Result<()
         let a = run(&flat).map_err(|e| TestCaseError::fail(format!("{e}\n{flat}")))?;
         let b = run(&shuffled).map_err(|e| TestCaseError::fail(format!("{e}")))?;
         let c = run(&nested).map_err(|e| TestCaseError::fail(format!("{e}\n{nested}")))?;
-        let d = p
-            .apply_naive(&rec.record_id, &[nested.as_bytes()], &url)
+        let d = smartsweep_testkit::apply_naive(p, &rec.record_id, &[nested.as_bytes()], &url)
             .map_err(|e| TestCaseError::fail(format!("naive: {e}")))?;
         let rows = rows_as_json(&a.batch);
         prop_assert_eq!(&rows, &rows_as_json(&b.batch), "flat vs shuffled flat");
@@ -142,6 +142,56 @@ fn check(rec: &Record, order_seed: u64, projections: &[Projection]) -> Result<()
         );
         prop_assert_eq!(&rows, &rows_as_json(&d.batch), "custom vs naive");
         prop_assert_eq!(&a.conversions, &c.conversions);
+    }
+    Ok(())
+}
+
+/// Every projection the set tests combine: the test queries, the shipped
+/// pipelines (typed as shipped), and one with a variable predicate (which
+/// needs every triple).
+fn set_members() -> Vec<Arc<Projection>> {
+    let mut v: Vec<Arc<Projection>> = projections().into_iter().map(Arc::new).collect();
+    for q in smartsweep_testkit::shipped_pipelines() {
+        v.push(Arc::new(
+            Projection::prepare(&q.sparql, &q.columns).unwrap(),
+        ));
+    }
+    v.push(Arc::new(
+        Projection::prepare(
+            "SELECT ?s ?p ?o WHERE { ?s ?p ?o FILTER(isLiteral(?o)) }",
+            &BTreeMap::new(),
+        )
+        .unwrap(),
+    ));
+    v
+}
+
+/// A set's rows are each member's rows alone, and the set parses once.
+fn check_set(
+    rec: &Record,
+    members: &[Arc<Projection>],
+    pick: &[usize],
+) -> Result<(), TestCaseError> {
+    let chosen: Vec<Arc<Projection>> = pick
+        .iter()
+        .map(|&i| members[i % members.len()].clone())
+        .collect();
+    let set = ProjectionSet::new(chosen.clone());
+    let body = to_nested(rec);
+    let url = rec.request_url();
+    let pages = [body.as_bytes()];
+    let before = parses_on_this_thread();
+    let together = set
+        .apply(&rec.record_id, &pages, &url)
+        .map_err(|e| TestCaseError::fail(format!("{e}")))?;
+    prop_assert_eq!(parses_on_this_thread() - before, 1, "one parse for the set");
+    prop_assert_eq!(together.len(), chosen.len());
+    for (p, rows) in chosen.iter().zip(&together) {
+        let alone = p
+            .apply(&rec.record_id, &pages, &url)
+            .map_err(|e| TestCaseError::fail(format!("{e}")))?;
+        prop_assert_eq!(&alone.batch, &rows.batch);
+        prop_assert_eq!(&alone.conversions, &rows.conversions);
     }
     Ok(())
 }
@@ -211,7 +261,7 @@ proptest! {
         }
         for p in projections() {
             let fast = p.apply("1000000", &[&body], &rec.request_url());
-            let naive = p.apply_naive("1000000", &[&body], &rec.request_url());
+            let naive = smartsweep_testkit::apply_naive(&p, "1000000", &[&body], &rec.request_url());
             if let Err(e) = &fast {
                 prop_assert!(!e.message.is_empty());
             }
@@ -230,8 +280,44 @@ proptest! {
     }
 
     #[test]
+    fn a_set_gives_each_projections_own_rows_from_one_parse(
+        rec in record(),
+        pick in prop::collection::vec(any::<usize>(), 0..5),
+    ) {
+        check_set(&rec, &set_members(), &pick)?;
+    }
+
+    #[test]
     fn generated_bench_records_agree(seed in any::<u64>()) {
         let rec = random_record(seed, "1000000");
         check(&rec, seed | 1, &projections())?;
     }
+}
+
+#[test]
+fn sets_of_shipped_pipelines_share_one_parse() {
+    // The two tables over `medications` the issue names, and all four.
+    let members = set_members();
+    let n = members.len();
+    let shipped: Vec<usize> = (n - 5..n - 1).collect();
+    for seed in 0..20u64 {
+        let rec = random_record(seed, "1000000");
+        check_set(&rec, &members, &shipped[..2]).unwrap();
+        check_set(&rec, &members, &shipped).unwrap();
+        check_set(&rec, &members, &[0]).unwrap();
+    }
+    // An empty set still refuses a bad body, and parses it once.
+    let set = ProjectionSet::new(Vec::new());
+    assert!(set.apply("r", &[b"<html></html>"], "http://x/").is_err());
+    let before = parses_on_this_thread();
+    assert!(
+        set.apply(
+            "r",
+            &[b"<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\"/>"],
+            "http://x/"
+        )
+        .unwrap()
+        .is_empty()
+    );
+    assert_eq!(parses_on_this_thread() - before, 1);
 }

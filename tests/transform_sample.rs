@@ -13,11 +13,11 @@ use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
 use common::{apply, apply_naive, prepare, read_table, sample_records};
 use smartsweep::schema::ColumnType;
-use smartsweep::transform::testing::{
+use smartsweep::transform::{ConversionIssue, Projection};
+use smartsweep_testkit::{
     AUDIT_QUERY, FILLS_QUERY, MEDS_QUERY, QUERIES, Record, SEED_QUERY, rows_as_json, to_flat,
     to_nested,
 };
-use smartsweep::transform::{ConversionIssue, Projection};
 use std::collections::BTreeSet;
 
 /// Rows of every record in both styles; asserts they are identical (and
@@ -331,10 +331,7 @@ fn order_by_is_kept() {
 #[test]
 fn the_spec_example_projects_as_documented() {
     // smart-classic-api.md 6.5, verbatim body, with the expected projection.
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/docs/smart-classic-api.md"
-    );
+    let path = smartsweep_testkit::shared_dir().join("docs/smart-classic-api.md");
     let body = std::fs::read_to_string(path).unwrap();
     let start = body
         .find("<?xml version=\"1.0\" encoding=\"UTF-8\"?>")

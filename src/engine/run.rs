@@ -308,7 +308,6 @@ impl Run {
         Worker {
             client: client.clone(),
             groups: Arc::new(fetch_groups(plan)),
-            projections: Arc::new(plan.tables.iter().map(|t| t.projection.clone()).collect()),
             table_names: Arc::new(plan.tables.iter().map(|t| t.name.clone()).collect()),
             fetch_permits: Arc::new(Semaphore::new(self.cfg.concurrency.max(1))),
             cpu_permits: Arc::new(Semaphore::new(cores)),

@@ -6,44 +6,51 @@
 use super::stats::StageTimes;
 use crate::extract::{Client, RecordToken};
 use crate::failure::{RecordFailure, Stage};
-use crate::pipeline::Plan;
+use crate::pipeline::{FetchKey, Plan};
 use crate::record::RecordId;
-use crate::transform::{Projection, RecordRows};
+use crate::transform::{ProjectionSet, RecordRows};
 use bytes::Bytes;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
 /// Tables that share one request per record (same resource, filters and
-/// paging): fetched once, parsed for each of them.
-#[derive(Debug, Clone)]
+/// paging): fetched once, parsed once, each table's query evaluated on the
+/// one graph.
 pub(super) struct FetchGroup {
     resource: String,
     params: Vec<(String, String)>,
     page_size: Option<u32>,
     /// Indexes into the plan's tables.
     tables: Vec<usize>,
+    /// Their queries, over one parse.
+    set: ProjectionSet,
 }
 
 /// The fetch groups of a plan, in table order.
 pub(super) fn fetch_groups(plan: &Plan) -> Vec<FetchGroup> {
-    let mut groups: Vec<FetchGroup> = Vec::new();
+    let mut keys: Vec<(FetchKey, Vec<usize>)> = Vec::new();
     for (i, t) in plan.tables.iter().enumerate() {
-        let (resource, params, page_size) = t.fetch_key();
-        match groups
-            .iter_mut()
-            .find(|g| g.resource == resource && g.params == params && g.page_size == page_size)
-        {
-            Some(g) => g.tables.push(i),
-            None => groups.push(FetchGroup {
-                resource,
-                params,
-                page_size,
-                tables: vec![i],
-            }),
+        let key = t.fetch_key();
+        match keys.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, tables)) => tables.push(i),
+            None => keys.push((key, vec![i])),
         }
     }
-    groups
+    keys.into_iter()
+        .map(|((resource, params, page_size), tables)| FetchGroup {
+            set: ProjectionSet::new(
+                tables
+                    .iter()
+                    .map(|&t| plan.tables[t].projection.clone())
+                    .collect(),
+            ),
+            resource,
+            params,
+            page_size,
+            tables,
+        })
+        .collect()
 }
 
 /// What the sink needs to run the work: shared, cheap to clone.
@@ -51,7 +58,6 @@ pub(super) fn fetch_groups(plan: &Plan) -> Vec<FetchGroup> {
 pub(super) struct Worker {
     pub client: Client,
     pub groups: Arc<Vec<FetchGroup>>,
-    pub projections: Arc<Vec<Arc<Projection>>>,
     pub table_names: Arc<Vec<String>>,
     /// Fetches in flight at most (`--concurrency`).
     pub fetch_permits: Arc<Semaphore>,
@@ -129,7 +135,7 @@ impl Worker {
         let joined =
             tokio::task::spawn_blocking(move || this.transform_blocking(&id, bodies)).await;
         StageTimes::add(&self.times.transform_ns, t0);
-        let n = self.projections.len();
+        let n = self.table_names.len();
         joined.unwrap_or_else(|e| {
             (0..n)
                 .map(|i| {
@@ -150,19 +156,25 @@ impl Worker {
         bodies: Vec<Result<(Vec<Bytes>, String), RecordFailure>>,
     ) -> Vec<Result<RecordRows, RecordFailure>> {
         let mut out: Vec<Option<Result<RecordRows, RecordFailure>>> =
-            (0..self.projections.len()).map(|_| None).collect();
+            (0..self.table_names.len()).map(|_| None).collect();
         for (g, body) in self.groups.iter().zip(bodies) {
-            for &t in &g.tables {
-                let result = match &body {
-                    Err(f) => Err(self.for_table(f.clone(), t)),
-                    Ok((pages, base)) => {
-                        let pages: Vec<&[u8]> = pages.iter().map(|b| b.as_ref()).collect();
-                        self.projections[t]
-                            .apply(record_id.as_str(), &pages, base)
-                            .map_err(|e| self.for_table(e.into_failure(record_id.as_str()), t))
+            let results = body.and_then(|(pages, base)| {
+                let pages: Vec<&[u8]> = pages.iter().map(|b| b.as_ref()).collect();
+                g.set
+                    .apply(record_id.as_str(), &pages, &base)
+                    .map_err(|e| e.into_failure(record_id.as_str()))
+            });
+            match results {
+                Ok(rows) => {
+                    for (&t, r) in g.tables.iter().zip(rows) {
+                        out[t] = Some(Ok(r));
                     }
-                };
-                out[t] = Some(result);
+                }
+                Err(f) => {
+                    for &t in &g.tables {
+                        out[t] = Some(Err(self.for_table(f.clone(), t)));
+                    }
+                }
             }
         }
         out.into_iter()

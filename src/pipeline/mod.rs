@@ -229,6 +229,9 @@ impl std::fmt::Debug for TablePlan {
     }
 }
 
+/// A table's request: resource, filters and page size.
+pub type FetchKey = (String, Vec<(String, String)>, Option<u32>);
+
 /// Where output goes and in what format.
 #[derive(Debug, Clone)]
 pub struct OutputPlan {
@@ -257,7 +260,7 @@ impl TablePlan {
 
     /// What decides the HTTP request for this table: tables with the same
     /// key share one fetch (and one parse) per record.
-    pub fn fetch_key(&self) -> (String, Vec<(String, String)>, Option<u32>) {
+    pub fn fetch_key(&self) -> FetchKey {
         (self.resource.clone(), self.filter_params(), self.page_size)
     }
 }

@@ -5,6 +5,25 @@
 use crate::failure::{RecordFailure, Stage};
 use std::fmt;
 
+/// The most bytes of outside text (an IRI, a language tag, a parser's
+/// message that quotes the body) one quotation in a message keeps.
+const QUOTE_BYTES: usize = 160;
+
+/// Outside text made fit for a message: control characters escaped (see
+/// [`crate::text::escape_control`]) and cut to a short prefix, on a
+/// character boundary, with `…` where it was cut.
+pub(crate) fn quote(text: &str) -> String {
+    let escaped = crate::text::escape_control(text);
+    if escaped.len() <= QUOTE_BYTES {
+        return escaped.into_owned();
+    }
+    let mut end = QUOTE_BYTES;
+    while !escaped.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &escaped[..end])
+}
+
 /// One problem with the pipeline's query or its `[columns]` table.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum QueryProblem {
@@ -70,6 +89,11 @@ impl std::error::Error for QueryError {}
 /// One record's answer could not be transformed: the body is not RDF/XML (with
 /// the position of the problem when the parser gives one), or the query failed
 /// on it.
+///
+/// The message is bounded whatever the body: it quotes at most a short,
+/// escaped excerpt of the body around the position (`crate::text::excerpt`)
+/// and short, escaped pieces of anything else that came from it (IRIs,
+/// language tags, the parser's own message): well under 1 KB.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}", self.render())]
 pub struct TransformError {
@@ -99,15 +123,25 @@ impl TransformError {
         }
     }
 
-    /// The record failure for the errors output (stage `transform`).
+    /// The record failure for the errors output (stage `transform`). Its
+    /// message is one line (the `near:` and `hint:` lines joined with `; `),
+    /// so that `_errors.csv` keeps one line per record; outside text in it
+    /// is escaped, so it holds no line break of its own.
     pub fn into_failure(self, record_id: &str) -> RecordFailure {
+        let message = self
+            .render()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
         RecordFailure {
             record_id: crate::record::RecordId::new(record_id),
             table: None,
             stage: Stage::Transform,
             http_status: None,
             attempts: 0,
-            message: self.render(),
+            message,
         }
     }
 }

@@ -8,7 +8,9 @@
 //! SELECT's variables, typed by the pipeline's `[columns]` table.
 //!
 //! The query is parsed and checked once per run ([`Projection::prepare`]);
-//! [`Projection::apply`] runs per record. Rows come out in the query's
+//! [`Projection::apply`] runs per record. Tables over the same resource
+//! share one parse through a [`ProjectionSet`] (a set of one is the same
+//! path as [`Projection::apply`]). Rows come out in the query's
 //! `ORDER BY` order when it has one, otherwise sorted by the projected values
 //! (see `convert::cmp_rows`), so the same record gives the same bytes whatever
 //! the order of its serialization. A value that does not convert to its
@@ -37,8 +39,16 @@
 //! and language tag checked once (`parse::check_iri`, `parse::validate_term`)
 //! and the rare relative IRI resolved here (`iri.rs`); triples whose predicate
 //! the query cannot match (`predicates.rs`) are validated, then dropped. The
-//! straightforward path (strict parse into a fresh `oxrdf::Dataset`) is kept as
-//! [`Projection::apply_naive`] for the equivalence tests and the bench.
+//! straightforward path (strict parse into a fresh `oxrdf::Dataset`, then
+//! spareval) lives in the dev-only `smartsweep-testkit` crate
+//! (`crates/testkit`), for the equivalence tests and the bench.
+//!
+//! Hostile bodies: a record's XML entity declarations and references may
+//! produce at most [`ENTITY_EXPANSION_LIMIT`] (1 MiB) of text in all; past
+//! that the record fails before anything is expanded (`entities.rs`), so
+//! "billion laughs" and quadratic blow-up bodies cost a scan, not gigabytes.
+//! A body that starts like an HTML page is named as such. Every
+//! [`TransformError`] message is bounded (short escaped excerpts only).
 //!
 //! Known gaps: oxrdfxml refuses a literal split into several text events (text
 //! next to a CDATA section, or two sections): such a body is a
@@ -47,14 +57,14 @@
 //! RFC 3987 parse.
 
 mod convert;
+mod entities;
 mod error;
 mod graph;
 mod iri;
 mod parse;
 mod predicates;
-#[doc(hidden)]
-pub mod testing;
 
+pub use entities::ENTITY_EXPANSION_LIMIT;
 pub use error::{QueryError, QueryProblem, TransformError};
 
 use crate::schema::ColumnType;
@@ -63,12 +73,12 @@ use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{Field, Schema, SchemaRef};
 use convert::ColumnBuilder;
 use graph::RecordGraph;
-use oxrdf::{BlankNode, Dataset, GraphName, NamedOrBlankNode, Quad, Term};
+use oxrdf::{Dataset, NamedOrBlankNode, Term};
 use spareval::{QueryEvaluator, QueryResults, QuerySolution, QueryableDataset};
 use spargebra::algebra::GraphPattern;
 use spargebra::{Query, SparqlParser};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 /// The name of the column that holds the record id (always first).
@@ -254,114 +264,10 @@ impl Projection {
         pages: &[&[u8]],
         base_iri: &str,
     ) -> Result<RecordRows, TransformError> {
-        SCRATCH.with(|cell| {
-            // Taken out of the cell for the duration, so a nested call (none
-            // today) would simply get a fresh graph.
-            let mut graph = cell.borrow_mut().take().unwrap_or_default();
-            graph.clear();
-            let result = self.apply_on(&mut graph, record_id, pages, base_iri);
-            graph.clear();
-            *cell.borrow_mut() = Some(graph);
-            result
+        with_graph(|graph| {
+            parse_into(graph, pages, base_iri, self.predicates.as_ref())?;
+            self.run(record_id, &*graph)
         })
-    }
-
-    fn apply_on(
-        &self,
-        graph: &mut RecordGraph,
-        record_id: &str,
-        pages: &[&[u8]],
-        base_iri: &str,
-    ) -> Result<RecordRows, TransformError> {
-        // `parse_pages` needs two closures over the graph: share it through a
-        // RefCell for the duration of the parse.
-        let cell = RefCell::new(graph);
-        parse::parse_pages(
-            pages,
-            base_iri,
-            true,
-            || cell.borrow_mut().begin_page(),
-            |t| {
-                let mut g = cell.borrow_mut();
-                let p = intern_checked(&mut g, t.predicate.into())?;
-                if !g.predicate_wanted(p, self.predicates.as_ref()) {
-                    // Dropped, but still validated (the body must be valid
-                    // whatever the query), and its blank nodes still take
-                    // their label numbers, so labels are the whole graph's.
-                    match t.subject {
-                        NamedOrBlankNode::BlankNode(b) => {
-                            g.intern(b.into());
-                        }
-                        NamedOrBlankNode::NamedNode(n) => {
-                            parse::validate_term(&iri::absolutize(n.into(), base_iri))?
-                        }
-                    }
-                    match iri::absolutize(no_empty_lang(t.object), base_iri) {
-                        Term::BlankNode(b) => {
-                            g.intern(b.into());
-                        }
-                        o => parse::validate_term(&o)?,
-                    }
-                    return Ok(());
-                }
-                let s = intern_checked(&mut g, iri::absolutize(t.subject.into(), base_iri))?;
-                let o = intern_checked(&mut g, iri::absolutize(no_empty_lang(t.object), base_iri))?;
-                g.insert(s, p, o);
-                Ok(())
-            },
-        )?;
-        let graph: &RecordGraph = cell.into_inner();
-        self.run(record_id, graph)
-    }
-
-    /// The straightforward path: a strict parse into a fresh
-    /// `oxrdf::Dataset`, then spareval. Same rows as [`Projection::apply`];
-    /// kept for the equivalence tests and the bench.
-    #[doc(hidden)]
-    pub fn apply_naive(
-        &self,
-        record_id: &str,
-        pages: &[&[u8]],
-        base_iri: &str,
-    ) -> Result<RecordRows, TransformError> {
-        let dataset = RefCell::new(Dataset::new());
-        // The same canonical blank-node labels as the fast path.
-        let blanks: RefCell<(HashMap<BlankNode, BlankNode>, u32)> = RefCell::default();
-        let relabel = |b: BlankNode| {
-            let mut bl = blanks.borrow_mut();
-            if let Some(l) = bl.0.get(&b) {
-                return l.clone();
-            }
-            let l = graph::canonical_blank(bl.1);
-            bl.1 += 1;
-            bl.0.insert(b, l.clone());
-            l
-        };
-        parse::parse_pages(
-            pages,
-            base_iri,
-            false,
-            || blanks.borrow_mut().0.clear(),
-            |t| {
-                let subject = match t.subject {
-                    oxrdf::NamedOrBlankNode::BlankNode(b) => relabel(b).into(),
-                    s => s,
-                };
-                let object = match t.object {
-                    Term::BlankNode(b) => relabel(b).into(),
-                    o => o,
-                };
-                dataset.borrow_mut().insert(&Quad::new(
-                    subject,
-                    t.predicate,
-                    object,
-                    GraphName::DefaultGraph,
-                ));
-                Ok(())
-            },
-        )?;
-        let dataset = dataset.into_inner();
-        self.run(record_id, &dataset)
     }
 
     /// Evaluates and builds the batch while the solutions (which may borrow
@@ -372,7 +278,10 @@ impl Projection {
         dataset: impl QueryableDataset<'a>,
     ) -> Result<RecordRows, TransformError> {
         let eval_err = |e: spareval::QueryEvaluationError| {
-            TransformError::new(format!("query evaluation failed: {e}"))
+            TransformError::new(format!(
+                "query evaluation failed: {}",
+                error::quote(&e.to_string())
+            ))
         };
         let results = QueryEvaluator::new()
             .prepare(&self.query)
@@ -385,10 +294,27 @@ impl Projection {
         for solution in solutions {
             rows.push(solution.map_err(eval_err)?);
         }
+        Ok(self.rows_from_solutions(record_id, rows))
+    }
+
+    /// The parsed SELECT (for evaluating it over another dataset, e.g. a
+    /// reference implementation in the tests).
+    pub fn query(&self) -> &Query {
+        &self.query
+    }
+
+    /// Typed rows from the SELECT's solutions, however they were evaluated:
+    /// sorted as [`Projection::apply`] sorts them (by value, unless the query
+    /// has an `ORDER BY`), each value converted to its column's type.
+    pub fn rows_from_solutions(
+        &self,
+        record_id: &str,
+        mut solutions: Vec<QuerySolution>,
+    ) -> RecordRows {
         if !self.ordered {
-            rows.sort_by(|a, b| convert::cmp_rows(a.values(), b.values()));
+            solutions.sort_by(|a, b| convert::cmp_rows(a.values(), b.values()));
         }
-        Ok(self.build(record_id, &rows))
+        self.build(record_id, &solutions)
     }
 
     fn build(&self, record_id: &str, rows: &[QuerySolution]) -> RecordRows {
@@ -419,6 +345,144 @@ impl Projection {
         };
         RecordRows { batch, conversions }
     }
+}
+
+/// Several pipelines' projections over the same resource: one parse of the
+/// record's answer into one graph, then each query evaluated on it, so that
+/// tables sharing a resource share its fetch and its parse.
+///
+/// The graph keeps the union of the triples the queries can match (every
+/// triple when one of them has a variable predicate). `Send + Sync`.
+pub struct ProjectionSet {
+    projections: Vec<Arc<Projection>>,
+    predicates: Option<HashSet<String>>,
+}
+
+impl ProjectionSet {
+    /// The set of `projections`, applied in this order.
+    pub fn new(projections: Vec<Arc<Projection>>) -> Self {
+        let mut union = Some(HashSet::new());
+        for p in &projections {
+            match (&mut union, &p.predicates) {
+                (Some(u), Some(wanted)) => u.extend(wanted.iter().cloned()),
+                _ => union = None,
+            }
+        }
+        Self {
+            projections,
+            predicates: union,
+        }
+    }
+
+    /// The projections, in order.
+    pub fn projections(&self) -> &[Arc<Projection>] {
+        &self.projections
+    }
+
+    /// Parses the record once and evaluates every projection on the graph:
+    /// one [`RecordRows`] per projection, in order, each the same as that
+    /// projection's [`Projection::apply`] would give. A body that does not
+    /// parse fails every table of the record; so does (rarely) a query that
+    /// fails to evaluate, whose error names its place in the set.
+    pub fn apply(
+        &self,
+        record_id: &str,
+        pages: &[&[u8]],
+        base_iri: &str,
+    ) -> Result<Vec<RecordRows>, TransformError> {
+        with_graph(|graph| {
+            parse_into(graph, pages, base_iri, self.predicates.as_ref())?;
+            let n = self.projections.len();
+            self.projections
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    p.run(record_id, &*graph).map_err(|mut e| {
+                        if n > 1 {
+                            e.message = format!("projection {} of {n}: {}", i + 1, e.message);
+                        }
+                        e
+                    })
+                })
+                .collect()
+        })
+    }
+}
+
+/// Runs `f` on this thread's graph, emptied before and after (each worker
+/// thread keeps one graph and reuses its buffers).
+fn with_graph<T>(f: impl FnOnce(&mut RecordGraph) -> T) -> T {
+    SCRATCH.with(|cell| {
+        // Taken out of the cell for the duration, so a nested call (none
+        // today) would simply get a fresh graph.
+        let mut graph = cell.borrow_mut().take().unwrap_or_default();
+        graph.clear();
+        let out = f(&mut graph);
+        graph.clear();
+        *cell.borrow_mut() = Some(graph);
+        out
+    })
+}
+
+/// Parses every page into `graph`, keeping the triples whose predicate is
+/// in `wanted` (all when `None`).
+fn parse_into(
+    graph: &mut RecordGraph,
+    pages: &[&[u8]],
+    base_iri: &str,
+    wanted: Option<&HashSet<String>>,
+) -> Result<(), TransformError> {
+    #[cfg(feature = "parse-counter")]
+    PARSES.with(|c| c.set(c.get() + 1));
+    // `parse_pages` needs two closures over the graph: share it through a
+    // RefCell for the duration of the parse.
+    let cell = RefCell::new(graph);
+    parse::parse_pages(
+        pages,
+        base_iri,
+        || cell.borrow_mut().begin_page(),
+        |t| {
+            let mut g = cell.borrow_mut();
+            let p = intern_checked(&mut g, t.predicate.into())?;
+            if !g.predicate_wanted(p, wanted) {
+                // Dropped, but still validated (the body must be valid
+                // whatever the query), and its blank nodes still take
+                // their label numbers, so labels are the whole graph's.
+                match t.subject {
+                    NamedOrBlankNode::BlankNode(b) => {
+                        g.intern(b.into());
+                    }
+                    NamedOrBlankNode::NamedNode(n) => {
+                        parse::validate_term(&iri::absolutize(n.into(), base_iri))?
+                    }
+                }
+                match iri::absolutize(no_empty_lang(t.object), base_iri) {
+                    Term::BlankNode(b) => {
+                        g.intern(b.into());
+                    }
+                    o => parse::validate_term(&o)?,
+                }
+                return Ok(());
+            }
+            let s = intern_checked(&mut g, iri::absolutize(t.subject.into(), base_iri))?;
+            let o = intern_checked(&mut g, iri::absolutize(no_empty_lang(t.object), base_iri))?;
+            g.insert(s, p, o);
+            Ok(())
+        },
+    )
+}
+
+#[cfg(feature = "parse-counter")]
+thread_local! {
+    static PARSES: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many records this thread has parsed (`parse-counter` feature, for
+/// the tests that check a [`ProjectionSet`] parses once; never in a release
+/// build of the binary).
+#[cfg(feature = "parse-counter")]
+pub fn parses_on_this_thread() -> u64 {
+    PARSES.with(std::cell::Cell::get)
 }
 
 /// `xml:lang=""` means "no language" in RDF/XML; the lenient parser keeps

@@ -8,7 +8,8 @@
 //! graph then validates each *distinct* IRI, datatype and language tag once
 //! when it is first interned, so invalid terms are still refused.
 
-use super::error::TransformError;
+use super::entities;
+use super::error::{TransformError, quote};
 use oxrdf::{Term, Triple};
 use oxrdfxml::RdfXmlParser;
 
@@ -37,13 +38,27 @@ pub(crate) fn position(doc: &[u8], offset: usize) -> (u64, u64) {
     (line, column)
 }
 
+/// An error at a byte offset of a page: its line and column, and a short
+/// escaped excerpt of the body there. `msg` must already be bounded.
 fn error_at(doc: &[u8], offset: usize, page: usize, pages: usize, msg: &str) -> TransformError {
     let (line, column) = position(doc, offset);
-    let message = if pages > 1 {
+    let (msg, hint) = match msg.split_once("\nhint: ") {
+        Some((m, h)) => (m, Some(h)),
+        None => (msg, None),
+    };
+    let mut message = if pages > 1 {
         format!("page {} of {pages}: {msg}", page + 1)
     } else {
         msg.to_owned()
     };
+    message.push_str(&format!(
+        "\n  near: {}",
+        crate::text::excerpt(doc, Some(offset))
+    ));
+    if let Some(h) = hint {
+        message.push_str("\nhint: ");
+        message.push_str(h);
+    }
     TransformError {
         line: Some(line),
         column: Some(column),
@@ -56,32 +71,33 @@ fn error_at(doc: &[u8], offset: usize, page: usize, pages: usize, msg: &str) -> 
 pub(crate) fn parse_pages(
     pages: &[&[u8]],
     base_iri: &str,
-    lenient: bool,
     mut begin_page: impl FnMut(),
     mut triple: impl FnMut(Triple) -> Result<(), String>,
 ) -> Result<(), TransformError> {
     let bad_base = |e: String| {
         TransformError::new(format!(
-            "the request URL `{base_iri}` is not a valid base IRI: {e}"
+            "the request URL is not a valid base IRI: {e}\nhint: the base IRI must be the \
+             absolute, percent-encoded request URL (a record id with spaces, quotes or other \
+             reserved characters is percent-encoded in it)"
         ))
     };
     // Lenient: no base in the parser; the caller resolves the few relative
     // IRIs itself (see `iri.rs`).
-    let parser = if lenient {
-        check_iri(base_iri).map_err(bad_base)?;
-        RdfXmlParser::new().lenient()
-    } else {
-        RdfXmlParser::new()
-            .with_base_iri(base_iri)
-            .map_err(|e| bad_base(e.to_string()))?
-    };
+    check_iri(base_iri).map_err(bad_base)?;
+    let parser = RdfXmlParser::new().lenient();
     if pages.is_empty() {
         return Err(TransformError::new(
             "the answer has no pages (expected at least one RDF/XML document)",
         ));
     }
+    let mut expanded = 0u64;
     for (index, page) in pages.iter().enumerate() {
         let doc = strip_bom(page);
+        let at = |(offset, msg): (usize, String)| error_at(doc, offset, index, pages.len(), &msg);
+        if looks_like_html(doc) {
+            return Err(html_page(doc, index, pages.len()));
+        }
+        entities::check(doc, &mut expanded).map_err(at)?;
         begin_page();
         let mut reader = parser.clone().for_slice(doc);
         while let Some(result) = reader.next() {
@@ -90,15 +106,45 @@ pub(crate) fn parse_pages(
                     Ok(()) => continue,
                     Err(msg) => msg,
                 },
-                Err(e) => format!("not valid RDF/XML: {e}"),
+                Err(e) => format!("not valid RDF/XML: {}", quote(&e.to_string())),
             };
             let offset = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
             return Err(error_at(doc, offset, index, pages.len(), &failure));
         }
-        check_complete(doc)
-            .map_err(|(offset, msg)| error_at(doc, offset, index, pages.len(), &msg))?;
+        check_complete(doc).map_err(at)?;
     }
     Ok(())
+}
+
+/// Whether the body starts (after whitespace and an XML declaration) like
+/// an HTML page: `<!DOCTYPE html` or `<html`, in any case.
+pub(crate) fn looks_like_html(doc: &[u8]) -> bool {
+    let mut i = skip_ws(doc, 0);
+    if doc[i..].starts_with(b"<?xml")
+        && let Some(end) = find(doc, i, b"?>")
+    {
+        i = skip_ws(doc, end + 2);
+    }
+    let rest = &doc[i..];
+    let tag = |t: &[u8]| {
+        rest.len() > t.len()
+            && rest[..t.len()].eq_ignore_ascii_case(t)
+            && (rest[t.len()].is_ascii_whitespace() || rest[t.len()] == b'>')
+    };
+    tag(b"<!doctype html") || tag(b"<html")
+}
+
+fn html_page(doc: &[u8], page: usize, pages: usize) -> TransformError {
+    let which = if pages > 1 {
+        format!("page {} of {pages}: ", page + 1)
+    } else {
+        String::new()
+    };
+    TransformError::new(format!(
+        "{which}the container answered an HTML page, not RDF/XML: {}\nhint: a proxy, login or \
+         error page answers HTML; check api_base and that the container serves this resource",
+        crate::text::excerpt(doc, None)
+    ))
 }
 
 /// Validates a term the lenient parser let through unchecked: an absolute
@@ -110,7 +156,13 @@ pub(crate) fn validate_term(term: &Term) -> Result<(), String> {
             if let Some(lang) = l.language() {
                 oxrdf::Literal::new_language_tagged_literal("", lang)
                     .map(|_| ())
-                    .map_err(|e| format!("invalid language tag `{lang}`: {e}"))
+                    .map_err(|e| {
+                        format!(
+                            "invalid language tag `{}`: {}",
+                            quote(lang),
+                            quote(&e.to_string())
+                        )
+                    })
             } else {
                 let dt = l.datatype();
                 if dt == oxrdf::vocab::xsd::STRING {
@@ -136,7 +188,7 @@ pub(crate) fn check_iri(iri: &str) -> Result<(), String> {
         .iter()
         .position(|&c| !(c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.')))
         .unwrap_or(b.len());
-    let fail = |why: &str| Err(format!("invalid IRI `{iri}`: {why}"));
+    let fail = |why: &str| Err(format!("invalid IRI `{}`: {why}", quote(iri)));
     if scheme_len == 0 || !b[0].is_ascii_alphabetic() || b.get(scheme_len) != Some(&b':') {
         return fail("no scheme (it is not absolute)");
     }
@@ -323,7 +375,7 @@ pub(crate) fn check_complete(doc: &[u8]) -> Result<(), (usize, String)> {
             doc.len(),
             format!(
                 "the body ends before its root element `{}` is closed (truncated answer?)",
-                String::from_utf8_lossy(name)
+                super::error::quote(&String::from_utf8_lossy(name))
             ),
         ))
     }

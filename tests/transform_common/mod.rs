@@ -6,20 +6,20 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use smartsweep::schema::ColumnType;
-use smartsweep::transform::testing::{Drug, Fulfillment, Medication, Record, Text, ValueAndUnit};
 use smartsweep::transform::{Projection, RecordRows};
+use smartsweep_testkit::{Drug, Fulfillment, Medication, Record, Text, ValueAndUnit};
 use std::collections::BTreeMap;
 
-pub const SAMPLE_DIR: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/data/smart-sample-patients"
-);
+/// The SMART sample patients (see `smartsweep_testkit::shared_dir`).
+pub fn sample_dir() -> std::path::PathBuf {
+    smartsweep_testkit::shared_dir().join("data/smart-sample-patients")
+}
 
 /// Reads a tab-separated table with a header row and `"` quoting (Python's
 /// `excel-tab` dialect); returns rows as header -> value maps.
 pub fn read_table(name: &str) -> Vec<BTreeMap<String, String>> {
-    let path = format!("{SAMPLE_DIR}/{name}");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let path = sample_dir().join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut records: Vec<Vec<String>> = Vec::new();
     let mut row: Vec<String> = Vec::new();
     let mut field = String::new();
@@ -157,6 +157,6 @@ pub fn apply(p: &Projection, rec: &Record, body: &str) -> RecordRows {
 }
 
 pub fn apply_naive(p: &Projection, rec: &Record, body: &str) -> RecordRows {
-    p.apply_naive(&rec.record_id, &[body.as_bytes()], &rec.request_url())
+    smartsweep_testkit::apply_naive(p, &rec.record_id, &[body.as_bytes()], &rec.request_url())
         .unwrap_or_else(|e| panic!("record {} (naive): {e}\n{body}", rec.record_id))
 }

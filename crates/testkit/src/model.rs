@@ -1,12 +1,7 @@
-//! Fixtures for the transform's tests and benchmarks: a small model of one
-//! record's medications answer, written as RDF/XML in the two styles real
-//! containers send (the reference server's flat `rdf:Description`/`rdf:nodeID`
-//! style and the nested typed-node style of rdflib's `pretty-xml`), and a
-//! deterministic generator of realistic records.
-//!
-//! Not part of the pipeline: the engine never calls this module. It lives in
-//! the library so that the integration tests (`tests/transform_*.rs`) and the
-//! criterion bench (`benches/transform.rs`) share one writer.
+//! A small model of one record's medications answer, written as RDF/XML in
+//! the two styles real containers send (the reference server's flat
+//! `rdf:Description`/`rdf:nodeID` style and the nested typed-node style of
+//! rdflib's `pretty-xml`), and a deterministic generator of realistic records.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -685,113 +680,6 @@ pub fn flat_corpus(n: usize, seed: u64) -> Vec<(String, String, Vec<u8>)> {
             let rec = random_record(seed.wrapping_mul(1_000_003).wrapping_add(i as u64), &id);
             let body = to_flat(&rec, i as u64 + 1).into_bytes();
             (id, rec.request_url(), body)
-        })
-        .collect()
-}
-
-/// The seed program's query, verbatim.
-pub const SEED_QUERY: &str = "PREFIX dcterms:<http://purl.org/dc/terms/>
-PREFIX sp:<http://smartplatforms.org/terms#>
-PREFIX rdf:<http://www.w3.org/1999/02/22-rdf-syntax-ns#>
-SELECT ?drugname
-WHERE {
-  ?med rdf:type sp:Medication .
-  ?med sp:drugName ?drugname_code .
-  ?drugname_code dcterms:title ?drugname .
-}
-";
-
-/// A medication export: optional end date, quantity and frequency, the RxCUI
-/// taken from the code URI.
-pub const MEDS_QUERY: &str = "PREFIX dcterms:<http://purl.org/dc/terms/>
-PREFIX sp:<http://smartplatforms.org/terms#>
-PREFIX rdf:<http://www.w3.org/1999/02/22-rdf-syntax-ns#>
-SELECT ?med ?drugname ?rxcui ?start_date ?end_date ?instructions
-       ?quantity ?quantity_unit ?frequency ?frequency_unit
-WHERE {
-  ?med rdf:type sp:Medication ;
-       sp:drugName ?cv .
-  ?cv dcterms:title ?drugname ;
-      sp:code ?code .
-  BIND(STRAFTER(STR(?code), \"RXNORM/\") AS ?rxcui)
-  OPTIONAL { ?med sp:startDate ?start_date }
-  OPTIONAL { ?med sp:endDate ?end_date }
-  OPTIONAL { ?med sp:instructions ?instructions }
-  OPTIONAL { ?med sp:quantity ?q . ?q sp:value ?quantity ; sp:unit ?quantity_unit }
-  OPTIONAL { ?med sp:frequency ?f . ?f sp:value ?frequency ; sp:unit ?frequency_unit }
-}
-";
-
-/// A recall audit: medications whose RxCUI is in a list.
-pub const AUDIT_QUERY: &str = "PREFIX dcterms:<http://purl.org/dc/terms/>
-PREFIX sp:<http://smartplatforms.org/terms#>
-PREFIX rdf:<http://www.w3.org/1999/02/22-rdf-syntax-ns#>
-SELECT ?med ?rxcui ?drugname
-WHERE {
-  VALUES ?rxcui { \"312938\" \"197319\" \"617318\" \"308135\" \"855332\" }
-  ?med rdf:type sp:Medication ;
-       sp:drugName ?cv .
-  ?cv sp:code ?code ;
-      dcterms:title ?drugname .
-  FILTER(STRAFTER(STR(?code), \"RXNORM/\") = ?rxcui)
-}
-";
-
-/// Fulfillments per medication, with an aggregate.
-pub const FILLS_QUERY: &str = "PREFIX dcterms:<http://purl.org/dc/terms/>
-PREFIX sp:<http://smartplatforms.org/terms#>
-PREFIX rdf:<http://www.w3.org/1999/02/22-rdf-syntax-ns#>
-SELECT ?med (COUNT(?fill) AS ?fills) (MAX(?date) AS ?last_fill)
-WHERE {
-  ?med rdf:type sp:Medication .
-  OPTIONAL { ?med sp:fulfillment ?fill . ?fill dcterms:date ?date }
-}
-GROUP BY ?med
-";
-
-/// The queries the equivalence checks and the bench run, by name.
-pub const QUERIES: &[(&str, &str)] = &[
-    ("seed", SEED_QUERY),
-    ("meds", MEDS_QUERY),
-    ("audit", AUDIT_QUERY),
-    ("fills", FILLS_QUERY),
-];
-
-/// Each row of a batch as a JSON array (`null` for null; strings for Utf8
-/// columns, numbers for numeric, dates as days and timestamps as µs), for
-/// comparing with another engine's rows.
-pub fn rows_as_json(batch: &arrow_array::RecordBatch) -> Vec<String> {
-    use arrow_array::Array;
-    use arrow_array::cast::AsArray;
-    use arrow_array::types::{Date32Type, Float64Type, Int64Type, TimestampMicrosecondType};
-    use arrow_schema::DataType;
-    let cell = |col: &dyn Array, row: usize| -> serde_json::Value {
-        if col.is_null(row) {
-            return serde_json::Value::Null;
-        }
-        match col.data_type() {
-            DataType::Utf8 => col.as_string::<i32>().value(row).into(),
-            DataType::Int64 => col.as_primitive::<Int64Type>().value(row).into(),
-            DataType::Float64 => col.as_primitive::<Float64Type>().value(row).into(),
-            DataType::Boolean => col.as_boolean().value(row).into(),
-            DataType::Date32 => col.as_primitive::<Date32Type>().value(row).into(),
-            DataType::Timestamp(..) => col
-                .as_primitive::<TimestampMicrosecondType>()
-                .value(row)
-                .into(),
-            other => format!("<{other}>").into(),
-        }
-    };
-    (0..batch.num_rows())
-        .map(|row| {
-            serde_json::Value::Array(
-                batch
-                    .columns()
-                    .iter()
-                    .map(|c| cell(c.as_ref(), row))
-                    .collect(),
-            )
-            .to_string()
         })
         .collect()
 }

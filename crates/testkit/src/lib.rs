@@ -1,0 +1,21 @@
+//! Test and benchmark support for smartsweep. Dev-only: a dev-dependency of
+//! the root package's tests and benches, never a dependency of the library or
+//! the binary, never published.
+//!
+//! - [`model`]: a model of one record's medications answer, its RDF/XML
+//!   writers (flat and nested styles) and a deterministic record generator.
+//! - [`naive`]: the straightforward transform (strict oxrdfxml parse into an
+//!   `oxrdf::Dataset`, then spareval), the reference the product's fast path
+//!   is checked against.
+//! - [`queries`]: the queries the tests run, and the shipped pipelines.
+//! - [`rows`]: rows as JSON text, for comparing with other engines.
+
+pub mod model;
+pub mod naive;
+pub mod queries;
+pub mod rows;
+
+pub use model::*;
+pub use naive::apply_naive;
+pub use queries::*;
+pub use rows::rows_as_json;
