@@ -217,6 +217,11 @@ pub struct OutputArgs {
     /// of the records seen (`0.05`, `5%`).
     #[arg(long, value_name = "N|FRACTION")]
     pub max_failed: Option<String>,
+    /// Abort when the first N records all fail for the same cause (a
+    /// refused token, a dead resource): the run stops with that cause
+    /// instead of failing every record. 0 turns it off.
+    #[arg(long, default_value_t = crate::engine::DEFAULT_BREAKER, value_name = "N")]
+    pub breaker: u64,
 }
 
 impl OutputArgs {
@@ -230,6 +235,7 @@ impl OutputArgs {
             part_records: 10_000,
             part_seconds: 3600,
             max_failed: None,
+            breaker: 0,
         }
     }
 }

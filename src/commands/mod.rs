@@ -252,6 +252,7 @@ fn run_config(
     cfg.part_records = out.part_records.max(1);
     cfg.part_interval = Duration::from_secs(out.part_seconds.max(1));
     cfg.max_failed = max_failed(out)?;
+    cfg.breaker = out.breaker;
     cfg.fresh = out.fresh;
     Ok(cfg)
 }
