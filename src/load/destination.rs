@@ -239,27 +239,35 @@ pub fn open(
     format: Format,
     options: &DestinationOptions,
 ) -> Result<Box<dyn Destination>, LoadError> {
-    let _ = options;
-    let store: Box<dyn Store> = match location {
-        Location::Local(path) => Box::new(LocalStore::new(path.clone())),
-        Location::Remote(url) => {
-            return Err(LoadError::Store {
-                path: PathBuf::from(redact(url)),
-                message: format!(
-                    "object storage (`{}`) is not available in this build",
-                    redact(url)
-                ),
-                hint: "write to a local directory".into(),
-                usage: true,
-            });
-        }
-    };
+    let store = open_store(location, options)?;
     match format {
         Format::Parquet | Format::Csv => Ok(Box::new(Output::new(store))),
         Format::Delta => Err(LoadError::Store {
             path: PathBuf::from(location.to_string()),
             message: "Delta Lake output is not available in this build".into(),
             hint: "use `format = \"parquet\"`".into(),
+            usage: true,
+        }),
+    }
+}
+
+/// The store under `location`, for the commands that read an output
+/// without running (`verify`, `status`, `report`). Nothing is touched (no
+/// directory created, no lock taken) until [`Store::prepare`].
+pub fn open_store(
+    location: &Location,
+    options: &DestinationOptions,
+) -> Result<Box<dyn Store>, LoadError> {
+    let _ = options;
+    match location {
+        Location::Local(path) => Ok(Box::new(LocalStore::new(path.clone()))),
+        Location::Remote(url) => Err(LoadError::Store {
+            path: PathBuf::from(redact(url)),
+            message: format!(
+                "object storage (`{}`) is not available in this build",
+                redact(url)
+            ),
+            hint: "write to a local directory".into(),
             usage: true,
         }),
     }
