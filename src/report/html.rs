@@ -53,6 +53,9 @@ pub fn num(x: f64) -> String {
         return "–".into();
     }
     let a = x.abs();
+    if a == 0.0 {
+        return "0".into();
+    }
     if a >= 1000.0 {
         let sign = if x < 0.0 { "-" } else { "" };
         format!("{sign}{}", int(a.round() as u64))
@@ -60,7 +63,7 @@ pub fn num(x: f64) -> String {
         format!("{x:.0}")
     } else if a >= 10.0 {
         format!("{x:.1}")
-    } else if a >= 1.0 || a == 0.0 {
+    } else if a >= 1.0 {
         format!("{x:.2}")
     } else {
         format!("{x:.3}")

@@ -25,12 +25,12 @@ section{background:#fff;border:1px solid var(--line);border-radius:8px;padding:1
 .tiles{display:flex;flex-wrap:wrap;gap:10px;margin:6px 0 12px}
 .tile{border:1px solid var(--line);border-radius:6px;padding:8px 14px;min-width:120px}
 .tile .v{font-size:20px;font-weight:600}.tile .k{color:var(--muted);font-size:12px}
-.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:14px}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:14px 22px}
 figure{margin:0 0 8px}figcaption{font-weight:600;margin:0 0 4px}
 figcaption small{font-weight:400;color:var(--muted)}
-svg.chart{width:100%;height:auto;display:block;overflow:visible}
+svg.chart{width:100%;max-width:680px;height:auto;display:block;overflow:visible}
 svg .lbl,svg .val{font:10.5px system-ui,-apple-system,'Segoe UI',Roboto,Arial,sans-serif;fill:#3b4754}
-svg .grid{stroke:#e3e7ec;stroke-width:1}
+svg .gl{stroke:#e3e7ec;stroke-width:1}
 table{border-collapse:collapse;width:100%;margin:6px 0 10px;font-size:13px}
 th,td{text-align:left;padding:4px 8px;border-bottom:1px solid var(--line);vertical-align:top}
 th{color:var(--muted);font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}

@@ -48,7 +48,11 @@ impl Bar {
         Bar {
             label: label.into(),
             value,
-            text: num(value),
+            text: if value.fract() == 0.0 && value.abs() < 1e15 {
+                super::html::int(value.abs() as u64)
+            } else {
+                num(value)
+            },
             color,
         }
     }
@@ -180,7 +184,7 @@ fn y_grid(left: f64, top: f64, plot_h: f64, axis_top: f64, step: f64) -> String 
         let y = top + plot_h - v / axis_top * plot_h;
         let _ = write!(
             out,
-            "<line class=\"grid\" x1=\"{left}\" x2=\"{x2}\" y1=\"{y:.1}\" y2=\"{y:.1}\"/><text class=\"lbl\" x=\"{lx}\" y=\"{ty:.1}\" text-anchor=\"end\">{}</text>",
+            "<line class=\"gl\" x1=\"{left}\" x2=\"{x2}\" y1=\"{y:.1}\" y2=\"{y:.1}\"/><text class=\"lbl\" x=\"{lx}\" y=\"{ty:.1}\" text-anchor=\"end\">{}</text>",
             num(v),
             x2 = W - 4.0,
             lx = left - 5.0,
