@@ -99,32 +99,43 @@ pub fn render_checkpoint(cp: &Checkpoint, state: &Unfinished, extras: &Extras) -
 
 /// Rates over a run's timeline: records/s and rows/s per interval between
 /// samples (the run's start, with nothing done, is the first point).
+/// Samples closer than a 60th of the run to the one before are merged into
+/// the next interval, so that two commits a millisecond apart do not draw
+/// a spike.
 pub fn rate_steps(timeline: &[Sample]) -> (Vec<Step>, Vec<Step>) {
-    let mut records = Vec::new();
-    let mut rows = Vec::new();
-    let mut prev = Sample::default();
-    for s in timeline {
-        let dt = s.t - prev.t;
-        if dt <= 0.0 || s.records < prev.records {
-            // A coarse or reset clock: start the next interval here.
-            if s.records >= prev.records {
-                prev = *s;
-            }
+    let Some(last) = timeline.last() else {
+        return (Vec::new(), Vec::new());
+    };
+    let min_dt = last.t / 60.0;
+    let mut points = vec![Sample::default()];
+    for (i, s) in timeline.iter().enumerate() {
+        let prev = points.last().copied().unwrap_or_default();
+        if s.records < prev.records || s.t < prev.t {
             continue;
         }
-        records.push(Step {
-            t0: prev.t,
-            t1: s.t,
-            v: (s.records - prev.records) as f64 / dt,
-        });
-        rows.push(Step {
-            t0: prev.t,
-            t1: s.t,
-            v: s.rows.saturating_sub(prev.rows) as f64 / dt,
-        });
-        prev = *s;
+        if s.t - prev.t >= min_dt && s.t > prev.t {
+            points.push(*s);
+        } else if i + 1 == timeline.len() && points.len() > 1 {
+            // The last sample replaces a kept one that is too close to it.
+            points.pop();
+            points.push(*s);
+        }
     }
-    (records, rows)
+    let step = |a: &Sample, b: &Sample, v: f64| Step {
+        t0: a.t,
+        t1: b.t,
+        v: v / (b.t - a.t),
+    };
+    points
+        .windows(2)
+        .filter(|w| w[1].t > w[0].t)
+        .map(|w| {
+            (
+                step(&w[0], &w[1], (w[1].records - w[0].records) as f64),
+                step(&w[0], &w[1], w[1].rows.saturating_sub(w[0].rows) as f64),
+            )
+        })
+        .unzip()
 }
 
 /// Records per second over the last `n` intervals of `timeline` (`None`

@@ -284,8 +284,30 @@ fn rates_come_from_the_timeline_and_skip_bad_intervals() {
     let (rec, rows) = rate_steps(&t);
     assert_eq!(rec.len(), 2);
     assert_eq!((rec[0].t0, rec[0].t1, rec[0].v), (0.0, 10.0, 10.0));
-    assert_eq!((rec[1].t0, rec[1].t1, rec[1].v), (10.0, 20.0, 20.0));
-    assert_eq!(rows[1].v, 100.0);
+    assert_eq!((rec[1].t0, rec[1].t1, rec[1].v), (10.0, 20.0, 22.0));
+    assert_eq!(rows[1].v, 110.0);
+    // Two commits a moment apart at the end: merged, no spike.
+    let end = [
+        Sample {
+            t: 30.0,
+            records: 300,
+            rows: 0,
+        },
+        Sample {
+            t: 60.0,
+            records: 600,
+            rows: 0,
+        },
+        Sample {
+            t: 60.01,
+            records: 620,
+            rows: 0,
+        },
+    ];
+    let (rec, _) = rate_steps(&end);
+    assert_eq!(rec.len(), 2);
+    assert_eq!((rec[1].t0, rec[1].t1), (30.0, 60.01));
+    assert!(rec.iter().all(|s| s.v < 11.0), "{rec:?}");
     assert_eq!(recent_rate(&t, 1), Some(20.0));
     assert_eq!(recent_rate(&t[..1], 3), None);
     assert!(rate_steps(&[]).0.is_empty());
