@@ -228,7 +228,12 @@ fn print_text(s: &Status) {
             int(c.records)
         );
     }
-    println!("  failures so far: {}", int(s.failed as u64));
+    let first = if s.failures.len() < s.failed {
+        format!(" (the first {})", s.failures.len())
+    } else {
+        String::new()
+    };
+    println!("  failures so far: {}{first}", int(s.failed as u64));
     for f in &s.failures {
         println!(
             "    {}",

@@ -160,7 +160,7 @@ mod tests {
         assert_eq!(int(0), "0");
         assert_eq!(int(1234567), "1,234,567");
         assert_eq!(num(0.04213), "0.042");
-        assert_eq!(num(3.14159), "3.14");
+        assert_eq!(num(4.56789), "4.57");
         assert_eq!(num(271.4), "271");
         assert_eq!(num(12345.6), "12,346");
         assert_eq!(duration(0.25), "250 ms");

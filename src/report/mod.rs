@@ -142,7 +142,7 @@ pub fn rate_steps(timeline: &[Sample]) -> (Vec<Step>, Vec<Step>) {
 /// with fewer than two samples).
 pub fn recent_rate(timeline: &[Sample], n: usize) -> Option<f64> {
     let last = timeline.last()?;
-    let from = timeline.get(timeline.len().checked_sub(n + 1).unwrap_or(0))?;
+    let from = timeline.get(timeline.len().saturating_sub(n + 1))?;
     let dt = last.t - from.t;
     (dt > 0.0 && timeline.len() >= 2).then(|| last.records.saturating_sub(from.records) as f64 / dt)
 }

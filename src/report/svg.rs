@@ -277,7 +277,7 @@ pub fn short_time(s: f64) -> String {
     match t {
         0 => "0".into(),
         1..60 => format!("{t}s"),
-        60..3600 if t % 60 == 0 => format!("{}m", t / 60),
+        60..3600 if t.is_multiple_of(60) => format!("{}m", t / 60),
         60..3600 => format!("{}m{:02}s", t / 60, t % 60),
         _ => format!("{}h{:02}m", t / 3600, (t % 3600) / 60),
     }
