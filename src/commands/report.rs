@@ -33,7 +33,7 @@ pub(super) fn report(a: ReportArgs) -> Result<u8, CliError> {
             return Ok(exit::OK);
         }
         Some(p) => {
-            std::fs::write(p, &html).map_err(|e| {
+            write_private(p, html.as_bytes()).map_err(|e| {
                 aborted(format!(
                     "cannot write `{}`: {e}\nhint: choose a --to path in a writable directory",
                     p.display()
@@ -55,4 +55,18 @@ pub(super) fn report(a: ReportArgs) -> Result<u8, CliError> {
         }
     }
     Ok(exit::OK)
+}
+
+/// Writes `bytes` to `path`, created owner-only (0600) like every file of an
+/// output: the report names records.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
 }
