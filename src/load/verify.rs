@@ -596,8 +596,74 @@ fn check_unlisted(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::load::{LocalStore, PartWriter, WriterOptions};
+    use arrow_array::{RecordBatch, StringArray};
+    use arrow_schema::{Field, Schema};
+    use std::sync::Arc;
+
+    /// Writes a part of `rows` rows with columns `record_id` and `col`.
+    fn write_part(store: &LocalStore, path: &str, col: &str, rows: usize) -> CommittedPart {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new(RECORD_ID_COLUMN, DataType::Utf8, false),
+            Field::new(col, DataType::Utf8, true),
+        ]));
+        let ids: Vec<String> = (0..rows).map(|i| format!("r{i}")).collect();
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from(ids.clone())),
+                Arc::new(StringArray::from(ids)),
+            ],
+        )
+        .unwrap();
+        let sink = store.create_part(path).unwrap();
+        let mut w =
+            PartWriter::new(path.to_owned(), sink, schema, &WriterOptions::default()).unwrap();
+        w.write(&batch).unwrap();
+        w.finish().unwrap()
+    }
+
+    #[test]
+    fn a_multi_table_output_is_checked_per_table_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(tmp.path());
+        let mut m = crate::report::tests::manifest();
+        // `medications` has a pipeline (`SELECT ?x`): its parts must be
+        // `record_id, x`; `problems` has none: its parts must agree.
+        let meds = write_part(&store, "medications/part-00000.parquet", "x", 30);
+        let probs = write_part(&store, "problems/part-00000.parquet", "name", 12);
+        let odd = write_part(&store, "problems/part-00001.parquet", "other", 0);
+        m.tables.get_mut("medications").unwrap().parts = vec![meds.clone()];
+        let p = m.tables.get_mut("problems").unwrap();
+        p.parts = vec![probs.clone(), odd.clone()];
+        m.parts = vec![meds, probs, odd];
+        store.put(MANIFEST_FILE, &m.to_json().unwrap()).unwrap();
+        store.put(SUCCESS_FILE, b"").unwrap();
+        store.put(ERRORS_FILE, b"x").unwrap();
+        write_part(&store, "problems/part-00009.parquet", "name", 1);
+        write_part(&store, "elsewhere/part-00001.parquet", "name", 1);
+
+        let v = verify(&store).unwrap();
+        assert!(v.finished);
+        assert_eq!(v.parts, 3);
+        assert_eq!(v.rows, 42);
+        let files: Vec<&str> = v.problems.iter().map(|p| p.file.as_str()).collect();
+        assert_eq!(
+            files,
+            ["problems/part-00001.parquet", "problems/part-00009.parquet"],
+            "{:?}",
+            v.problems
+        );
+        assert!(
+            v.problems[0]
+                .message
+                .contains("schema differs from `problems/part-00000.parquet`")
+        );
+        assert!(v.problems[1].message.starts_with("extra"));
+    }
 
     #[test]
     fn part_formats_and_table_dirs() {

@@ -148,4 +148,4 @@ pub fn recent_rate(timeline: &[Sample], n: usize) -> Option<f64> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -39,7 +39,7 @@ fn histogram(counts: &[u64]) -> Histogram {
     }
 }
 
-pub(super) fn manifest() -> Manifest {
+pub(crate) fn manifest() -> Manifest {
     let mut conversions = BTreeMap::new();
     let mut stat = ConversionStat::default();
     stat.record("not-a-date");
