@@ -401,6 +401,9 @@ impl Run {
         };
         let mut breaker = Breaker::default();
         let mut deadline = tokio::time::Instant::now() + self.cfg.part_interval;
+        // The report's rate chart: a sample a second, whatever the commits.
+        let mut every_second = tokio::time::interval(Duration::from_secs(1));
+        every_second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tokio::select! {
                 biased;
@@ -408,6 +411,14 @@ impl Run {
                     tracing::warn!("stop requested: finishing the records in flight, then committing");
                     driven.interrupted = true;
                     let _ = stop_tx.send(true);
+                }
+                _ = every_second.tick() => sink.sample_now(),
+                _ = tokio::time::sleep_until(deadline) => {
+                    if let Err(e) = tokio::task::block_in_place(|| sink.commit_all()) {
+                        driven.error.get_or_insert(e.into());
+                        break;
+                    }
+                    deadline = tokio::time::Instant::now() + self.cfg.part_interval;
                 }
                 next = results.next() => {
                     let Some((chain, done)) = next else { break };
@@ -423,13 +434,6 @@ impl Run {
                             break;
                         }
                     }
-                }
-                _ = tokio::time::sleep_until(deadline) => {
-                    if let Err(e) = tokio::task::block_in_place(|| sink.commit_all()) {
-                        driven.error.get_or_insert(e.into());
-                        break;
-                    }
-                    deadline = tokio::time::Instant::now() + self.cfg.part_interval;
                 }
             }
         }
