@@ -39,7 +39,7 @@ fn histogram(counts: &[u64]) -> Histogram {
     }
 }
 
-pub(crate) fn manifest() -> Manifest {
+fn tables_fixture() -> BTreeMap<String, TableSummary> {
     let mut conversions = BTreeMap::new();
     let mut stat = ConversionStat::default();
     stat.record("not-a-date");
@@ -68,6 +68,10 @@ pub(crate) fn manifest() -> Manifest {
             conversions: BTreeMap::new(),
         },
     );
+    tables
+}
+
+fn http_fixture() -> HttpSummary {
     let mut http = HttpSummary {
         requests: 120,
         retries: 7,
@@ -80,6 +84,12 @@ pub(crate) fn manifest() -> Manifest {
         .insert("cursor".into(), histogram(&[0, 3, 20, 5, 1]));
     http.latency
         .insert("data".into(), histogram(&[0, 0, 10, 40, 30, 2]));
+    http
+}
+
+pub(crate) fn manifest() -> Manifest {
+    let tables = tables_fixture();
+    let http = http_fixture();
     Manifest {
         smartsweep_version: "0.1.0".into(),
         status: RunStatus::CompleteWithFailures,
