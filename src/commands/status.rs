@@ -252,6 +252,9 @@ fn print_text(s: &Status) {
 
 pub(super) fn status(a: StatusArgs) -> Result<u8, CliError> {
     let o = open_output(&a.output)?;
+    if let Some(code) = super::shards::status(o.store.as_ref(), &o.location, a.json)? {
+        return Ok(code);
+    }
     let (_, state) = read(&o)?;
     let s = from_state(o.location.to_string(), &state, held(&o.location));
     if a.json {
