@@ -17,7 +17,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
@@ -157,8 +157,6 @@ struct Inner {
     base: String,
     counters: Counters,
     manifest: tokio::sync::OnceCell<serde_json::Value>,
-    /// Seconds added to the local clock (tests of the clock-skew hint only).
-    clock_offset_s: AtomicI64,
 }
 
 impl std::fmt::Debug for Client {
@@ -276,7 +274,6 @@ impl Client {
                 base,
                 counters: Counters::default(),
                 manifest: tokio::sync::OnceCell::new(),
-                clock_offset_s: AtomicI64::new(0),
             }),
         })
     }
@@ -512,26 +509,6 @@ impl Client {
         Ok(Fetched { pages, attempts })
     }
 
-    /// Test hook: pretend the local clock is `offset_s` seconds off (negative:
-    /// behind). It shifts the OAuth timestamps and the clock-skew measurement
-    /// together, as a wrong system clock would. Not for production use.
-    #[doc(hidden)]
-    pub fn skew_clock_for_tests(&self, offset_s: i64) {
-        self.inner.clock_offset_s.store(offset_s, Ordering::Relaxed);
-    }
-
-    /// The local clock, with the test offset.
-    fn local_now(&self) -> SystemTime {
-        let offset = self.inner.clock_offset_s.load(Ordering::Relaxed);
-        let now = SystemTime::now();
-        let shift = Duration::from_secs(offset.unsigned_abs());
-        if offset >= 0 {
-            now + shift
-        } else {
-            now.checked_sub(shift).unwrap_or(SystemTime::UNIX_EPOCH)
-        }
-    }
-
     /// The counters so far.
     pub fn stats(&self) -> ClientStats {
         let c = &self.inner.counters;
@@ -731,8 +708,7 @@ impl Client {
             .request(method.clone(), url.clone())
             .timeout(cfg.request_timeout);
         let consumer = (cfg.consumer_key.as_str(), &cfg.consumer_secret);
-        let timestamp = self
-            .local_now()
+        let timestamp = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(1)
@@ -772,7 +748,7 @@ impl Client {
             .send()
             .await
             .map_err(|e| AttemptError::Transient(describe(&e)))?;
-        let received = self.local_now();
+        let received = SystemTime::now();
         let status = resp.status().as_u16();
         let headers: &HeaderMap = resp.headers();
         let date = headers
