@@ -115,8 +115,19 @@ fn digits(v: u32) -> u32 {
 /// (no leading zeros, at most 8 digits): left-align the digits (pad with `0`
 /// to 8), then a shorter string first, since it is then a prefix.
 fn string_order_key(v: u32) -> u64 {
-    let d = digits(v);
-    (u64::from(v) * 10u64.pow(8 - d)) << 4 | u64::from(d)
+    const POW10: [u64; 9] = [
+        1,
+        10,
+        100,
+        1_000,
+        10_000,
+        100_000,
+        1_000_000,
+        10_000_000,
+        100_000_000,
+    ];
+    let d = digits(v).min(8);
+    (u64::from(v) * POW10[(8 - d) as usize]) << 4 | u64::from(d)
 }
 
 /// Draw `n` new synthetic ids from one stream, skipping any in `taken`
@@ -351,11 +362,13 @@ impl Population {
     /// The record after `id` in cursor order; `Err` when `id` is not a
     /// record now (the reference then answers 500).
     pub(crate) fn next_after(&self, id: &str) -> Result<Option<Found>, Unknown> {
-        if self.find(id).is_none() {
-            return Err(Unknown);
-        }
         let c = self.read();
-        let base = self.base_from(&c, self.base.upper_bound(id));
+        let from = match self.base.find(id) {
+            Some(i) if self.base_handle(i).is_some_and(|h| !c.dropped.contains(&h)) => i + 1,
+            _ if c.added.contains_key(id) => self.base.upper_bound(id),
+            _ => return Err(Unknown),
+        };
+        let base = self.base_from(&c, from);
         let added = c
             .added
             .range::<str, _>((Bound::Excluded(id), Bound::Unbounded))

@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use super::rdf::{API, Class, Graph, Str};
+use super::rdf::{Str, Writer, api};
 
 /// The decoded query pairs of a request, in request order (others than the
 /// filters are ignored, as the reference does, but kept for `nextPageURL`).
@@ -140,44 +140,46 @@ pub(crate) struct PageUrl<'a> {
 /// the page's `api:resultOrder` and, when more remain, `api:nextPageURL`
 /// (every query parameter with `offset` and `limit` updated, values not
 /// URL-encoded). `prefix` + [`Listed::id`] is a statement's URI.
-pub(crate) fn summary<T: Listed>(
-    g: &mut Graph,
-    page: &Page<'_, T>,
+pub(crate) fn summary<'a, T: Listed>(
+    w: &mut Writer<'a>,
+    page: &Page<'a, T>,
     query: &Query,
     url: &PageUrl<'_>,
-    prefix: &str,
+    prefix: &'a str,
 ) {
-    let s = counts(g, page.total, page.items.len());
-    let Some(limit) = page.limit else { return };
-    let order = page
-        .items
-        .iter()
-        .map(|item| Str::Owned(format!("{prefix}{}", item.id())))
-        .collect();
-    g.list(s, "api:resultOrder", order);
-    let next_offset = page.offset + limit;
-    if next_offset < page.total {
-        g.lit(
-            s,
-            "api:nextPageURL",
-            next_page_url(query, url, limit, next_offset),
-        );
+    open_counts(w, page.total, page.items.len());
+    if let Some(limit) = page.limit {
+        let order = page
+            .items
+            .iter()
+            .map(|item| Str::Pair(prefix, item.id()))
+            .collect();
+        w.list("api:resultOrder", order);
+        let next_offset = page.offset + limit;
+        if next_offset < page.total {
+            w.lit(
+                "api:nextPageURL",
+                next_page_url(query, url, limit, next_offset),
+            );
+        }
     }
+    w.close();
 }
 
 /// A summary with just the counts (the single-item answer, or the
 /// exclusions of the allergies answer).
-pub(crate) fn counts(g: &mut Graph, total: usize, returned: usize) -> super::rdf::NodeRef {
-    let s = g.blank(Some(Class {
-        ns: API,
-        local: "ResponseSummary",
-    }));
-    g.int(s, "api:totalResultCount", total);
-    g.int(s, "api:resultsReturned", returned);
+pub(crate) fn counts(w: &mut Writer<'_>, total: usize, returned: usize) {
+    open_counts(w, total, returned);
+    w.close();
+}
+
+fn open_counts(w: &mut Writer<'_>, total: usize, returned: usize) {
+    w.open_blank(api("ResponseSummary"));
+    w.int("api:totalResultCount", total);
+    w.int("api:resultsReturned", returned);
     // A stand-in for the reference's query time, kept deterministic so that
     // the same request always gets the same bytes.
-    g.int(s, "api:processingTimeMs", 3 + returned * 2);
-    s
+    w.int("api:processingTimeMs", 3 + returned * 2);
 }
 
 fn next_page_url(query: &Query, url: &PageUrl<'_>, limit: usize, next_offset: usize) -> String {

@@ -1,24 +1,24 @@
-//! A small in-memory graph for one answer, and its two serializations as the
-//! reference container writes them (`smart-classic-api.md` 5.2):
+//! Writing one answer's RDF/XML as the reference container does
+//! (`smart-classic-api.md` 5.2), straight into strings as the answer is
+//! built, in either of its two styles:
 //!
-//! - [`Graph::write_flat`], rdflib's plain `xml` style: one
-//!   `rdf:Description` per subject, `rdf:type` as properties, blank nodes as
+//! - [`Style::Flat`], rdflib's plain `xml` style: one `rdf:Description` per
+//!   subject, `rdf:type` as properties, blank nodes as
 //!   `rdf:nodeID="N<32 hex>"` references, no nesting;
-//! - [`Graph::write_pretty`], rdflib's `pretty-xml` style (the allergies
-//!   answer): typed node elements (`<sp:Allergy rdf:about=...>`), blank
-//!   nodes nested inline where they are used, lists as
-//!   `rdf:parseType="Collection"`.
+//! - [`Style::Pretty`], rdflib's `pretty-xml` style (the allergies answer):
+//!   typed node elements (`<sp:Allergy rdf:about=...>`), blank nodes nested
+//!   inline where they are used, lists as `rdf:parseType="Collection"`.
 //!
-//! Namespaces are declared for the prefixes actually used, sorted by prefix,
-//! with the vCard namespace as `vcard:` (smart_common's bindings). Code
-//! nodes (`sp:Code` URIs) are shared: one node per code URI, carrying every
-//! distinct title it was used with. Blank node ids come from a seeded
-//! generator, so the same request always gets the same bytes.
+//! A [`Writer`] is driven top-down: open a statement, add its properties,
+//! open child blank nodes inside it ([`Writer::child`]), close. Both styles
+//! take the same calls, so a resource is written once. Namespaces are
+//! declared for the prefixes actually used, sorted by prefix, with the
+//! vCard namespace as `vcard:` (smart_common's bindings). Code nodes
+//! (`sp:Code` URIs) are shared: one node per code URI, carrying every
+//! distinct title it was used with, written at the end. Blank node ids come
+//! from a seeded generator, so the same request always gets the same bytes.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::ops::Deref;
-use std::rc::Rc;
 
 use super::population::Mix;
 use super::vocab::System;
@@ -47,8 +47,16 @@ const RDF_PREFIX: u8 = 1 << 3;
 /// The empty graph, as rdflib's `xml` serializer writes it.
 pub(crate) const EMPTY_GRAPH: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rdf:RDF\n   xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\"\n>\n</rdf:RDF>\n";
 
+fn needs_escape(b: u8) -> bool {
+    matches!(b, b'&' | b'<' | b'>' | b'"')
+}
+
 /// Escape character data and attribute values (`&`, `<`, `>`, `"`).
 pub(crate) fn xml_escape_into(out: &mut String, s: &str) {
+    if !s.bytes().any(needs_escape) {
+        out.push_str(s);
+        return;
+    }
     let mut last = 0;
     for (i, b) in s.bytes().enumerate() {
         let rep = match b {
@@ -77,387 +85,123 @@ pub(crate) const fn sp(local: &'static str) -> Class {
     Class { ns: SP, local }
 }
 
-/// A class in the `spcode:` namespace.
-pub(crate) const fn spcode(local: &'static str) -> Class {
-    Class { ns: SPCODE, local }
-}
-
 /// A class in the vCard namespace.
 pub(crate) const fn vcard(local: &'static str) -> Class {
     Class { ns: VCARD, local }
 }
 
-/// A string that is static, owned or shared (record and code URIs are used
-/// by many triples of one answer).
+/// A class in the `api:` namespace.
+pub(crate) const fn api(local: &'static str) -> Class {
+    Class { ns: API, local }
+}
+
+/// A string of an answer: borrowed (from the generated statements or the
+/// request) or owned, both XML-escaped when written; or text that is
+/// XML-safe already: borrowed, or the concatenation of two borrowed parts (an
+/// escaped URI prefix and a UUID or code). Most triples cost no allocation
+/// and URIs are not scanned again.
 #[derive(Clone, Debug)]
-pub(crate) enum Str {
-    Static(&'static str),
+pub(crate) enum Str<'a> {
+    Borrowed(&'a str),
     Owned(String),
-    Shared(Rc<str>),
+    /// Already XML-escaped (or free of `&<>"`).
+    Safe(&'a str),
+    /// Two parts, each already XML-escaped (or free of `&<>"`).
+    Pair(&'a str, &'a str),
 }
 
-impl Deref for Str {
-    type Target = str;
-    fn deref(&self) -> &str {
-        match self {
-            Str::Static(s) => s,
-            Str::Owned(s) => s,
-            Str::Shared(s) => s,
-        }
+impl<'a> From<&'a str> for Str<'a> {
+    fn from(s: &'a str) -> Self {
+        Str::Borrowed(s)
     }
 }
 
-impl From<&'static str> for Str {
-    fn from(s: &'static str) -> Self {
-        Str::Static(s)
-    }
-}
-
-impl From<String> for Str {
+impl From<String> for Str<'_> {
     fn from(s: String) -> Self {
         Str::Owned(s)
     }
 }
 
-impl From<&Rc<str>> for Str {
-    fn from(s: &Rc<str>) -> Self {
-        Str::Shared(s.clone())
+impl<'a> From<&'a String> for Str<'a> {
+    fn from(s: &'a String) -> Self {
+        Str::Borrowed(s)
     }
 }
 
-/// A blank node of the graph.
+impl Str<'_> {
+    /// Append, XML-escaped.
+    fn escape_into(&self, out: &mut String) {
+        match self {
+            Str::Borrowed(s) => xml_escape_into(out, s),
+            Str::Owned(s) => xml_escape_into(out, s),
+            Str::Safe(s) => out.push_str(s),
+            Str::Pair(a, b) => {
+                out.push_str(a);
+                out.push_str(b);
+            }
+        }
+    }
+}
+
+/// Which of the reference's serializations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct NodeRef(usize);
-
-/// The object of a triple.
-enum Term {
-    /// A plain literal.
-    Lit(Str),
-    /// An `xsd:integer` literal.
-    Int(usize),
-    /// A URI.
-    Res(Str),
-    /// A blank node of this graph.
-    Node(usize),
-    /// An `rdf:List` of URIs, with the blank node ids of its cells.
-    List(Vec<(u128, Str)>),
+pub(crate) enum Style {
+    Flat,
+    Pretty,
 }
 
-enum Subject {
-    Uri(Str),
-    Blank(u128),
+/// A node being written.
+struct Open<'a> {
+    /// Pretty: the element to close, and the property element around it.
+    element: (&'static str, &'static str),
+    wrapper: Option<&'static str>,
+    /// Pretty: the indentation level of the node element.
+    level: usize,
+    /// Flat: list cells to describe after the node.
+    cells: Vec<(u128, Str<'a>)>,
 }
 
-struct Node {
-    subject: Subject,
-    types: Vec<Class>,
-    props: Vec<(&'static str, Term)>,
-}
-
-/// One answer's graph, built in memory and then serialized.
-pub(crate) struct Graph {
-    nodes: Vec<Node>,
+/// Writes one answer (see the module documentation).
+///
+/// Flat: a node at nesting depth `d` is written into `levels[d]`, where at
+/// most one node is open at a time, so descriptions never interleave and
+/// nothing is copied until [`Writer::finish`] joins the levels.
+pub(crate) struct Writer<'a> {
+    style: Style,
+    /// Flat: one buffer per nesting depth; pretty: `levels[0]` only.
+    levels: Vec<String>,
+    used: u8,
     ids: Mix,
-    codes: HashMap<Rc<str>, usize>,
+    stack: Vec<Open<'a>>,
+    /// The shared Code nodes: system and id.
+    codes: Vec<(System, &'a str)>,
+    /// Every (code, title) pair used.
+    titles: Vec<(u32, &'a str)>,
 }
 
-impl Graph {
-    /// An empty graph whose blank node ids are drawn from `seed`.
-    pub(crate) fn new(seed: u64) -> Self {
-        Graph {
-            nodes: Vec::new(),
-            ids: Mix::keyed(seed, 0xB1A4, 0),
-            codes: HashMap::new(),
-        }
-    }
-
-    fn push(&mut self, subject: Subject, class: Option<Class>) -> NodeRef {
-        self.nodes.push(Node {
-            subject,
-            types: class.into_iter().collect(),
-            props: Vec::with_capacity(6),
-        });
-        NodeRef(self.nodes.len() - 1)
-    }
-
-    /// A URI node (a statement) of class `class`.
-    pub(crate) fn uri_node(&mut self, uri: impl Into<Str>, class: Class) -> NodeRef {
-        self.push(Subject::Uri(uri.into()), Some(class))
-    }
-
-    /// A fresh blank node, typed when `class` is given.
-    pub(crate) fn blank(&mut self, class: Option<Class>) -> NodeRef {
-        let id = self.ids.next_u128();
-        self.push(Subject::Blank(id), class)
-    }
-
-    /// Add another `rdf:type`.
-    pub(crate) fn add_type(&mut self, node: NodeRef, class: Class) {
-        self.nodes[node.0].types.push(class);
-    }
-
-    fn prop(&mut self, node: NodeRef, pred: &'static str, term: Term) {
-        self.nodes[node.0].props.push((pred, term));
-    }
-
-    /// A plain literal.
-    pub(crate) fn lit(&mut self, node: NodeRef, pred: &'static str, value: impl Into<Str>) {
-        self.prop(node, pred, Term::Lit(value.into()));
-    }
-
-    /// A URI object.
-    pub(crate) fn res(&mut self, node: NodeRef, pred: &'static str, uri: impl Into<Str>) {
-        self.prop(node, pred, Term::Res(uri.into()));
-    }
-
-    /// An `xsd:integer` literal.
-    pub(crate) fn int(&mut self, node: NodeRef, pred: &'static str, value: usize) {
-        self.prop(node, pred, Term::Int(value));
-    }
-
-    /// A link to a blank node of this graph.
-    pub(crate) fn link(&mut self, node: NodeRef, pred: &'static str, child: NodeRef) {
-        self.prop(node, pred, Term::Node(child.0));
-    }
-
-    /// An `rdf:List` of URIs as the object.
-    pub(crate) fn list(&mut self, node: NodeRef, pred: &'static str, items: Vec<Str>) {
-        let cells = items
-            .into_iter()
-            .map(|uri| (self.ids.next_u128(), uri))
-            .collect();
-        self.prop(node, pred, Term::List(cells));
-    }
-
-    /// The shared Code node `{system}{id}` (created on first use; a new
-    /// title is added to it), returning its URI.
-    pub(crate) fn code(&mut self, system: &System, id: &str, title: &str) -> Str {
-        let mut uri = String::with_capacity(system.base.len() + id.len());
-        uri.push_str(system.base);
-        uri.push_str(id);
-        if let Some((key, &index)) = self.codes.get_key_value(uri.as_str()) {
-            let key = key.clone();
-            let node = &mut self.nodes[index];
-            let known = node
-                .props
-                .iter()
-                .any(|(p, t)| *p == "dcterms:title" && matches!(t, Term::Lit(s) if &**s == title));
-            if !known {
-                node.props
-                    .push(("dcterms:title", Term::Lit(Str::Owned(title.to_owned()))));
-            }
-            return Str::Shared(key);
-        }
-        let key: Rc<str> = Rc::from(uri);
-        let node = self.push(
-            Subject::Uri(Str::Shared(key.clone())),
-            Some(spcode(system.class)),
-        );
-        self.add_type(node, sp("Code"));
-        self.lit(node, "dcterms:title", title.to_owned());
-        self.lit(node, "sp:system", system.base);
-        self.lit(node, "dcterms:identifier", id.to_owned());
-        self.codes.insert(key.clone(), node.0);
-        Str::Shared(key)
-    }
-
-    /// A new `sp:CodedValue` blank node for a code and its display title.
-    pub(crate) fn coded_value(&mut self, system: &System, id: &str, title: &str) -> NodeRef {
-        let code = self.code(system, id, title);
-        let cv = self.blank(Some(sp("CodedValue")));
-        self.lit(cv, "dcterms:title", title.to_owned());
-        self.res(cv, "sp:code", code);
-        cv
-    }
-
-    /// `pred` -> a new CodedValue.
-    pub(crate) fn coded(
-        &mut self,
-        node: NodeRef,
-        pred: &'static str,
-        system: &System,
-        (id, title): (&str, &str),
-    ) {
-        let cv = self.coded_value(system, id, title);
-        self.link(node, pred, cv);
-    }
-
-    /// A new `sp:ValueAndUnit` blank node.
-    pub(crate) fn value_and_unit(
-        &mut self,
-        value: impl Into<Str>,
-        unit: impl Into<Str>,
-    ) -> NodeRef {
-        let vu = self.blank(Some(sp("ValueAndUnit")));
-        self.lit(vu, "sp:value", value);
-        self.lit(vu, "sp:unit", unit);
-        vu
-    }
-
-    /// The prefixes to declare: those of the predicates, and with
-    /// `elements` also those of typed node elements.
-    fn used_prefixes(&self, elements: bool) -> u8 {
-        let mut used = RDF_PREFIX;
-        let bit = |qname: &str| {
-            let prefix = qname.split(':').next().unwrap_or("");
-            PREFIXES
-                .iter()
-                .position(|(p, _)| *p == prefix)
-                .map_or(0, |i| 1u8 << i)
-        };
-        for node in &self.nodes {
-            for (pred, _) in &node.props {
-                used |= bit(pred);
-            }
-            if elements
-                && let Some(class) = node.types.first()
-                && let Some(i) = PREFIXES.iter().position(|(_, ns)| *ns == class.ns)
-            {
-                used |= 1 << i;
-            }
-        }
-        used
-    }
-
-    fn header(out: &mut String, used: u8, indent: &str) {
-        out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rdf:RDF\n");
-        for (i, (prefix, ns)) in PREFIXES.iter().enumerate() {
-            if used & (1 << i) != 0 {
-                let _ = writeln!(out, "{indent}xmlns:{prefix}=\"{ns}\"");
-            }
-        }
-        out.push_str(">\n");
-    }
-
-    /// rdflib's `xml` style. An empty graph is [`EMPTY_GRAPH`].
-    pub(crate) fn write_flat(&self, out: &mut String) {
-        if self.nodes.is_empty() {
-            out.push_str(EMPTY_GRAPH);
-            return;
-        }
-        Self::header(out, self.used_prefixes(false), "   ");
-        for node in &self.nodes {
-            out.push_str("  <rdf:Description ");
-            subject_attr(out, &node.subject);
-            out.push_str(">\n");
-            for class in &node.types {
-                type_prop(out, "    ", class);
-            }
-            for (pred, term) in &node.props {
-                out.push_str("    <");
-                out.push_str(pred);
-                match term {
-                    Term::Node(child) => {
-                        out.push_str(" rdf:nodeID=\"");
-                        if let Subject::Blank(id) = self.nodes[*child].subject {
-                            node_id(out, id);
-                        }
-                        out.push_str("\"/>\n");
-                    }
-                    Term::List(cells) => match cells.first() {
-                        Some((id, _)) => {
-                            out.push_str(" rdf:nodeID=\"");
-                            node_id(out, *id);
-                            out.push_str("\"/>\n");
-                        }
-                        None => {
-                            let _ = writeln!(out, " rdf:resource=\"{RDF_NS}nil\"/>");
-                        }
-                    },
-                    _ => simple_object(out, pred, term),
-                }
-            }
-            out.push_str("  </rdf:Description>\n");
-            for (_, term) in &node.props {
-                if let Term::List(cells) = term {
-                    flat_list(out, cells);
-                }
-            }
-        }
-        out.push_str("</rdf:RDF>\n");
-    }
-
-    /// rdflib's `pretty-xml` style. An empty graph is [`EMPTY_GRAPH`].
-    pub(crate) fn write_pretty(&self, out: &mut String) {
-        if self.nodes.is_empty() {
-            out.push_str(EMPTY_GRAPH);
-            return;
-        }
-        Self::header(out, self.used_prefixes(true), "  ");
-        let mut nested = vec![false; self.nodes.len()];
-        for node in &self.nodes {
-            for (_, term) in &node.props {
-                if let Term::Node(child) = term {
-                    nested[*child] = true;
-                }
-            }
-        }
-        for (i, _) in self.nodes.iter().enumerate() {
-            if !nested[i] {
-                self.pretty_node(out, i, 1);
-            }
-        }
-        out.push_str("</rdf:RDF>\n");
-    }
-
-    fn pretty_node(&self, out: &mut String, index: usize, depth: usize) {
-        let node = &self.nodes[index];
-        let indent = "  ".repeat(depth);
-        let (element, other_types) = match node.types.split_first() {
-            Some((first, rest)) if qname_prefix(first.ns).is_some() => (
-                format!(
-                    "{}:{}",
-                    qname_prefix(first.ns).unwrap_or("rdf"),
-                    first.local
-                ),
-                rest,
-            ),
-            _ => ("rdf:Description".to_owned(), node.types.as_slice()),
-        };
-        out.push_str(&indent);
-        out.push('<');
-        out.push_str(&element);
-        if let Subject::Uri(_) = node.subject {
-            out.push(' ');
-            subject_attr(out, &node.subject);
-        }
-        if other_types.is_empty() && node.props.is_empty() {
-            out.push_str("/>\n");
-            return;
-        }
-        out.push_str(">\n");
-        let inner = "  ".repeat(depth + 1);
-        for class in other_types {
-            type_prop(out, &inner, class);
-        }
-        for (pred, term) in &node.props {
-            out.push_str(&inner);
-            out.push('<');
-            out.push_str(pred);
-            match term {
-                Term::Node(child) => {
-                    out.push_str(">\n");
-                    self.pretty_node(out, *child, depth + 2);
-                    let _ = writeln!(out, "{inner}</{pred}>");
-                }
-                Term::List(cells) => {
-                    out.push_str(" rdf:parseType=\"Collection\">\n");
-                    for (_, uri) in cells {
-                        let _ = write!(out, "{inner}  <rdf:Description rdf:about=\"");
-                        xml_escape_into(out, uri);
-                        out.push_str("\"/>\n");
-                    }
-                    let _ = writeln!(out, "{inner}</{pred}>");
-                }
-                _ => simple_object(out, pred, term),
-            }
-        }
-        let _ = writeln!(out, "{indent}</{element}>");
+/// The [`PREFIXES`] bit of a predicate's prefix, from its first letters
+/// (this runs for every triple; predicates never use `spcode:`).
+fn predicate_prefix_bit(pred: &str) -> u8 {
+    match pred.as_bytes() {
+        [b'a', b'p', b'i', b':', ..] => 1,
+        [b'd', ..] => 1 << 1,
+        [b'f', ..] => 1 << 2,
+        [b'r', ..] => RDF_PREFIX,
+        [b's', b'p', b':', ..] => 1 << 4,
+        [b'v', ..] => 1 << 6,
+        _ => PREFIXES
+            .iter()
+            .position(|(p, _)| pred.split(':').next() == Some(*p))
+            .map_or(0, |i| 1 << i),
     }
 }
 
-fn qname_prefix(ns: &str) -> Option<&'static str> {
-    PREFIXES.iter().find(|(_, n)| *n == ns).map(|(p, _)| *p)
+fn prefix_of(ns: &str) -> Option<(usize, &'static str)> {
+    PREFIXES
+        .iter()
+        .enumerate()
+        .find(|(_, (_, n))| *n == ns)
+        .map(|(i, (p, _))| (i, *p))
 }
 
 fn node_id(out: &mut String, id: u128) {
@@ -465,66 +209,404 @@ fn node_id(out: &mut String, id: u128) {
     push_hex(out, id, 32);
 }
 
-/// Append `digits` lower-case hex digits of `value`.
+/// Append `digits` (at most 32) lower-case hex digits of `value`.
 pub(crate) fn push_hex(out: &mut String, value: u128, digits: u32) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    for i in (0..digits).rev() {
-        out.push(HEX[((value >> (i * 4)) & 15) as usize] as char);
+    let mut buf = [b'0'; 32];
+    let digits = digits.min(32) as usize;
+    for (i, slot) in buf[..digits].iter_mut().rev().enumerate() {
+        *slot = HEX[((value >> (i * 4)) & 15) as usize];
+    }
+    // Hex digits are ASCII.
+    out.push_str(std::str::from_utf8(&buf[..digits]).unwrap_or_default());
+}
+
+fn indent(out: &mut String, level: usize) {
+    const SPACES: &str = "                                ";
+    let mut n = level * 2;
+    while n > 0 {
+        let k = n.min(SPACES.len());
+        out.push_str(&SPACES[..k]);
+        n -= k;
     }
 }
 
-fn subject_attr(out: &mut String, subject: &Subject) {
-    match subject {
-        Subject::Uri(uri) => {
-            out.push_str("rdf:about=\"");
-            xml_escape_into(out, uri);
-        }
-        Subject::Blank(id) => {
-            out.push_str("rdf:nodeID=\"");
-            node_id(out, *id);
+impl<'a> Writer<'a> {
+    /// A writer whose blank node ids are drawn from `seed`.
+    pub(crate) fn new(style: Style, seed: u64) -> Self {
+        Writer {
+            style,
+            levels: vec![String::with_capacity(32 * 1024)],
+            used: RDF_PREFIX,
+            ids: Mix::keyed(seed, 0xB1A4, 0),
+            stack: Vec::with_capacity(4),
+            codes: Vec::new(),
+            titles: Vec::new(),
         }
     }
-    out.push('"');
-}
 
-fn type_prop(out: &mut String, indent: &str, class: &Class) {
-    let _ = writeln!(
-        out,
-        "{indent}<rdf:type rdf:resource=\"{}{}\"/>",
-        class.ns, class.local
-    );
-}
+    /// The buffer of a flat node at nesting depth `depth`.
+    fn level(&mut self, depth: usize) -> &mut String {
+        while self.levels.len() <= depth {
+            self.levels.push(String::with_capacity(16 * 1024));
+        }
+        &mut self.levels[depth]
+    }
 
-/// The rest of a property element whose object is a literal or a URI
-/// (after `<pred`).
-fn simple_object(out: &mut String, pred: &str, term: &Term) {
-    match term {
-        Term::Lit(value) => {
-            out.push('>');
-            xml_escape_into(out, value);
-            out.push_str("</");
-            out.push_str(pred);
-            out.push_str(">\n");
+    /// Where the current node's properties go, and their indentation.
+    fn target(&mut self) -> (&mut String, usize) {
+        match self.style {
+            Style::Flat => {
+                let depth = self.stack.len().saturating_sub(1);
+                (self.level(depth), 2)
+            }
+            Style::Pretty => {
+                let level = self.stack.last().map_or(1, |o| o.level + 1);
+                (&mut self.levels[0], level)
+            }
         }
-        Term::Int(value) => {
-            let _ = writeln!(out, " rdf:datatype=\"{XSD_INTEGER}\">{value}</{pred}>");
+    }
+
+    /// Start a property element: `<pred` (the caller finishes it).
+    fn start_prop(&mut self, pred: &'static str) -> &mut String {
+        self.used |= predicate_prefix_bit(pred);
+        let (out, level) = self.target();
+        indent(out, level);
+        out.push('<');
+        out.push_str(pred);
+        out
+    }
+
+    /// The element a pretty node is written as: its class's qname, or
+    /// `rdf:Description` (then the class is an `rdf:type`).
+    fn element(&mut self, class: Class) -> Option<(&'static str, &'static str)> {
+        let (i, prefix) = prefix_of(class.ns)?;
+        self.used |= 1 << i;
+        Some((prefix, class.local))
+    }
+
+    fn open_element(
+        &mut self,
+        class: Class,
+        about: Option<Str<'a>>,
+        wrapper: Option<&'static str>,
+    ) {
+        let level = match wrapper {
+            Some(_) => self.stack.last().map_or(1, |o| o.level + 2),
+            None => 1,
+        };
+        let element = self.element(class);
+        let out = &mut self.levels[0];
+        indent(out, level);
+        out.push('<');
+        let (prefix, local) = element.unwrap_or(("rdf", "Description"));
+        out.push_str(prefix);
+        out.push(':');
+        out.push_str(local);
+        if let Some(uri) = about {
+            out.push_str(" rdf:about=\"");
+            uri.escape_into(out);
+            out.push('"');
         }
-        Term::Res(uri) => {
-            out.push_str(" rdf:resource=\"");
-            xml_escape_into(out, uri);
-            out.push_str("\"/>\n");
+        out.push_str(">\n");
+        self.stack.push(Open {
+            element: (prefix, local),
+            wrapper,
+            level,
+            cells: Vec::new(),
+        });
+        if element.is_none() {
+            self.ty(class);
         }
-        Term::Node(_) | Term::List(_) => out.push_str("/>\n"),
+    }
+
+    fn open_flat(&mut self, subject: impl FnOnce(&mut String)) {
+        let depth = self.stack.len();
+        let buf = self.level(depth);
+        buf.push_str("  <rdf:Description ");
+        subject(buf);
+        buf.push_str(">\n");
+        self.stack.push(Open {
+            element: ("rdf", "Description"),
+            wrapper: None,
+            level: 1,
+            cells: Vec::new(),
+        });
+    }
+
+    /// Open a statement (a URI node) of class `class`.
+    pub(crate) fn open_about(&mut self, uri: Str<'a>, class: Class) {
+        match self.style {
+            Style::Flat => {
+                self.open_flat(|buf| {
+                    buf.push_str("rdf:about=\"");
+                    uri.escape_into(buf);
+                    buf.push('"');
+                });
+                self.ty(class);
+            }
+            Style::Pretty => self.open_element(class, Some(uri), None),
+        }
+    }
+
+    /// Open a blank node that nothing links to (a ResponseSummary).
+    pub(crate) fn open_blank(&mut self, class: Class) {
+        match self.style {
+            Style::Flat => {
+                let id = self.ids.next_u128();
+                self.open_flat(|buf| {
+                    buf.push_str("rdf:nodeID=\"");
+                    node_id(buf, id);
+                    buf.push('"');
+                });
+                self.ty(class);
+            }
+            Style::Pretty => self.open_element(class, None, None),
+        }
+    }
+
+    /// Open a blank node of class `class` as the `pred` of the current node.
+    pub(crate) fn child(&mut self, pred: &'static str, class: Class) {
+        match self.style {
+            Style::Flat => {
+                let id = self.ids.next_u128();
+                let out = self.start_prop(pred);
+                out.push_str(" rdf:nodeID=\"");
+                node_id(out, id);
+                out.push_str("\"/>\n");
+                self.open_flat(|buf| {
+                    buf.push_str("rdf:nodeID=\"");
+                    node_id(buf, id);
+                    buf.push('"');
+                });
+                self.ty(class);
+            }
+            Style::Pretty => {
+                let out = self.start_prop(pred);
+                out.push_str(">\n");
+                self.open_element(class, None, Some(pred));
+            }
+        }
+    }
+
+    /// Close the current node.
+    pub(crate) fn close(&mut self) {
+        let Some(open) = self.stack.pop() else {
+            return;
+        };
+        match self.style {
+            Style::Flat => {
+                let buf = self.level(self.stack.len());
+                buf.push_str("  </rdf:Description>\n");
+                flat_list(buf, &open.cells);
+            }
+            Style::Pretty => {
+                let out = &mut self.levels[0];
+                indent(out, open.level);
+                let (prefix, local) = open.element;
+                let _ = writeln!(out, "</{prefix}:{local}>");
+                if let Some(pred) = open.wrapper {
+                    indent(out, open.level - 1);
+                    let _ = writeln!(out, "</{pred}>");
+                }
+            }
+        }
+    }
+
+    /// Another `rdf:type` of the current node.
+    pub(crate) fn ty(&mut self, class: Class) {
+        let out = self.start_prop("rdf:type");
+        out.push_str(" rdf:resource=\"");
+        out.push_str(class.ns);
+        out.push_str(class.local);
+        out.push_str("\"/>\n");
+    }
+
+    /// A plain literal.
+    pub(crate) fn lit(&mut self, pred: &'static str, value: impl Into<Str<'a>>) {
+        let value = value.into();
+        let out = self.start_prop(pred);
+        out.push('>');
+        value.escape_into(out);
+        out.push_str("</");
+        out.push_str(pred);
+        out.push_str(">\n");
+    }
+
+    /// A plain literal written from a number.
+    pub(crate) fn num(&mut self, pred: &'static str, value: u64) {
+        let out = self.start_prop(pred);
+        let _ = writeln!(out, ">{value}</{pred}>");
+    }
+
+    /// An `xsd:integer` literal.
+    pub(crate) fn int(&mut self, pred: &'static str, value: usize) {
+        let out = self.start_prop(pred);
+        let _ = writeln!(out, " rdf:datatype=\"{XSD_INTEGER}\">{value}</{pred}>");
+    }
+
+    /// A URI object.
+    pub(crate) fn res(&mut self, pred: &'static str, uri: impl Into<Str<'a>>) {
+        let uri = uri.into();
+        let out = self.start_prop(pred);
+        out.push_str(" rdf:resource=\"");
+        uri.escape_into(out);
+        out.push_str("\"/>\n");
+    }
+
+    /// An `rdf:List` of URIs as the object.
+    pub(crate) fn list(&mut self, pred: &'static str, items: Vec<Str<'a>>) {
+        match self.style {
+            Style::Flat => {
+                let cells: Vec<(u128, Str<'a>)> = items
+                    .into_iter()
+                    .map(|uri| (self.ids.next_u128(), uri))
+                    .collect();
+                let out = self.start_prop(pred);
+                match cells.first() {
+                    Some((id, _)) => {
+                        out.push_str(" rdf:nodeID=\"");
+                        node_id(out, *id);
+                        out.push_str("\"/>\n");
+                    }
+                    None => {
+                        out.push_str(" rdf:resource=\"");
+                        out.push_str(RDF_NS);
+                        out.push_str("nil\"/>\n");
+                    }
+                }
+                if let Some(open) = self.stack.last_mut() {
+                    open.cells = cells;
+                }
+            }
+            Style::Pretty => {
+                let out = self.start_prop(pred);
+                out.push_str(" rdf:parseType=\"Collection\">\n");
+                let level = self.stack.last().map_or(1, |o| o.level + 1);
+                let out = &mut self.levels[0];
+                for uri in items {
+                    indent(out, level + 1);
+                    out.push_str("<rdf:Description rdf:about=\"");
+                    uri.escape_into(out);
+                    out.push_str("\"/>\n");
+                }
+                indent(out, level);
+                let _ = writeln!(out, "</{pred}>");
+            }
+        }
+    }
+
+    /// The shared Code node `{system}{id}` (written at the end, with every
+    /// title it was used with); its URI. Code ids must be XML-safe.
+    pub(crate) fn code(&mut self, system: &System, id: &'a str, title: &'a str) -> Str<'a> {
+        debug_assert!(!id.bytes().any(needs_escape), "code ids are XML-safe");
+        let index = match self
+            .codes
+            .iter()
+            .position(|(s, i)| *i == id && s.base == system.base)
+        {
+            Some(index) => index,
+            None => {
+                self.codes.push((*system, id));
+                self.codes.len() - 1
+            }
+        } as u32;
+        if !self.titles.contains(&(index, title)) {
+            self.titles.push((index, title));
+        }
+        Str::Pair(system.base, id)
+    }
+
+    /// `pred` -> a new `sp:CodedValue` for a code and its display title.
+    pub(crate) fn coded(
+        &mut self,
+        pred: &'static str,
+        system: &System,
+        (id, title): (&'a str, &'a str),
+    ) {
+        let code = self.code(system, id, title);
+        self.child(pred, sp("CodedValue"));
+        self.lit("dcterms:title", title);
+        self.res("sp:code", code);
+        self.close();
+    }
+
+    /// `pred` -> a new `sp:ValueAndUnit`.
+    pub(crate) fn value_and_unit(
+        &mut self,
+        pred: &'static str,
+        value: impl Into<Str<'a>>,
+        unit: impl Into<Str<'a>>,
+    ) {
+        self.child(pred, sp("ValueAndUnit"));
+        self.lit("sp:value", value);
+        self.lit("sp:unit", unit);
+        self.close();
+    }
+
+    /// Write the Code nodes as statements of the body.
+    fn write_codes(&mut self) {
+        let codes = std::mem::take(&mut self.codes);
+        let titles = std::mem::take(&mut self.titles);
+        for (index, (system, id)) in codes.iter().enumerate() {
+            let class = Class {
+                ns: SPCODE,
+                local: system.class,
+            };
+            // Pretty: the vocabulary class names the element.
+            self.open_about(Str::Pair(system.base, id), class);
+            self.ty(sp("Code"));
+            for (_, title) in titles.iter().filter(|(i, _)| *i as usize == index) {
+                self.lit("dcterms:title", *title);
+            }
+            self.lit("sp:system", system.base);
+            self.lit("dcterms:identifier", *id);
+            self.close();
+        }
+    }
+
+    /// The whole document into `out`; the empty graph when nothing was
+    /// written.
+    pub(crate) fn finish(mut self, out: &mut String) {
+        while !self.stack.is_empty() {
+            self.close();
+        }
+        if self.levels[0].is_empty() && self.codes.is_empty() {
+            out.push_str(EMPTY_GRAPH);
+            return;
+        }
+        self.write_codes();
+        out.reserve(self.levels.iter().map(String::len).sum::<usize>() + 400);
+        out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rdf:RDF\n");
+        let pad = match self.style {
+            Style::Flat => "   ",
+            Style::Pretty => "  ",
+        };
+        for (i, (prefix, ns)) in PREFIXES.iter().enumerate() {
+            if self.used & (1 << i) != 0 {
+                out.push_str(pad);
+                out.push_str("xmlns:");
+                out.push_str(prefix);
+                out.push_str("=\"");
+                out.push_str(ns);
+                out.push_str("\"\n");
+            }
+        }
+        out.push_str(">\n");
+        for level in &self.levels {
+            out.push_str(level);
+        }
+        out.push_str("</rdf:RDF>\n");
     }
 }
 
 /// An `rdf:List`'s cells as flat descriptions.
-fn flat_list(out: &mut String, cells: &[(u128, Str)]) {
+fn flat_list(out: &mut String, cells: &[(u128, Str<'_>)]) {
     for (i, (id, uri)) in cells.iter().enumerate() {
         out.push_str("  <rdf:Description rdf:nodeID=\"");
         node_id(out, *id);
         out.push_str("\">\n    <rdf:first rdf:resource=\"");
-        xml_escape_into(out, uri);
+        uri.escape_into(out);
         out.push_str("\"/>\n");
         match cells.get(i + 1) {
             Some((next, _)) => {
@@ -533,7 +615,9 @@ fn flat_list(out: &mut String, cells: &[(u128, Str)]) {
                 out.push_str("\"/>\n");
             }
             None => {
-                let _ = writeln!(out, "    <rdf:rest rdf:resource=\"{RDF_NS}nil\"/>");
+                out.push_str("    <rdf:rest rdf:resource=\"");
+                out.push_str(RDF_NS);
+                out.push_str("nil\"/>\n");
             }
         }
         out.push_str("  </rdf:Description>\n");
@@ -564,35 +648,44 @@ mod tests {
         assert_eq!(s, "a &amp; b &lt; &quot;c&quot; &gt; é");
     }
 
-    fn sample() -> Graph {
-        let mut g = Graph::new(1);
-        let p = g.uri_node("http://x/records/1/problems/a&b", sp("Problem"));
-        g.res(p, "sp:belongsTo", "http://x/records/1");
-        g.lit(p, "sp:startDate", "2007");
-        g.coded(
-            p,
+    fn sample(style: Style) -> String {
+        let mut w = Writer::new(style, 1);
+        w.open_about(
+            Str::Borrowed("http://x/records/1/problems/a&b"),
+            sp("Problem"),
+        );
+        w.res("sp:belongsTo", "http://x/records/1");
+        w.lit("sp:startDate", "2007");
+        w.coded(
             "sp:problemName",
             &SNOMED,
             ("1201005", "Hypertension, benign <x>"),
         );
-        let q = g.uri_node("http://x/records/1/problems/c", sp("Problem"));
-        g.coded(
-            q,
+        w.child("sp:quantity", sp("QuantitativeResult"));
+        w.value_and_unit("sp:valueAndUnit", "1.5", "");
+        w.close();
+        w.close();
+        w.open_about(
+            Str::Pair("http://x/records/1/problems/", "c"),
+            sp("Problem"),
+        );
+        w.coded(
             "sp:problemName",
             &SNOMED,
             ("1201005", "Benign essential hypertension"),
         );
-        let s = g.blank(Some(Class {
-            ns: API,
-            local: "ResponseSummary",
-        }));
-        g.int(s, "api:totalResultCount", 2);
-        g.list(
-            s,
+        w.num("sp:n", 30);
+        w.close();
+        w.open_blank(api("ResponseSummary"));
+        w.int("api:totalResultCount", 2);
+        w.list(
             "api:resultOrder",
             vec!["http://x/a".into(), "http://x/b".into()],
         );
-        g
+        w.close();
+        let mut out = String::new();
+        w.finish(&mut out);
+        out
     }
 
     fn parse(text: &str) -> Vec<oxrdf::Triple> {
@@ -604,11 +697,8 @@ mod tests {
 
     #[test]
     fn both_styles_give_the_same_graph() {
-        let g = sample();
-        let mut flat = String::new();
-        g.write_flat(&mut flat);
-        let mut pretty = String::new();
-        g.write_pretty(&mut pretty);
+        let flat = sample(Style::Flat);
+        let pretty = sample(Style::Pretty);
         assert!(
             flat.contains("<rdf:Description rdf:about=\"http://x/records/1/problems/a&amp;b\">")
         );
@@ -619,8 +709,9 @@ mod tests {
             !flat.contains("xmlns:spcode"),
             "flat declares predicate prefixes only"
         );
+        assert!(!flat.contains("xmlns:vcard") && !flat.contains("xmlns:foaf"));
         let (a, b) = (parse(&flat), parse(&pretty));
-        assert_eq!(a.len(), b.len());
+        assert_eq!(a.len(), b.len(), "{flat}\n{pretty}");
         // One shared Code node with both titles.
         let titles = a
             .iter()
@@ -641,12 +732,35 @@ mod tests {
             v
         };
         assert_eq!(ground(&a), ground(&b));
+        // An empty unit is an empty literal.
+        assert!(a.iter().any(|t| t.predicate.as_str().ends_with("#unit")
+            && matches!(&t.object, oxrdf::Term::Literal(l) if l.value().is_empty())));
+    }
+
+    #[test]
+    fn prefix_bits_match_the_table() {
+        for pred in [
+            "api:x",
+            "dcterms:title",
+            "foaf:gender",
+            "rdf:value",
+            "sp:code",
+            "spcode:x",
+            "vcard:n",
+        ] {
+            let prefix = pred.split(':').next().unwrap_or("");
+            let i = PREFIXES
+                .iter()
+                .position(|(p, _)| *p == prefix)
+                .unwrap_or(99);
+            assert_eq!(predicate_prefix_bit(pred), 1 << i, "{pred}");
+        }
     }
 
     #[test]
     fn empty_graph() {
         let mut s = String::new();
-        Graph::new(0).write_flat(&mut s);
+        Writer::new(Style::Flat, 0).finish(&mut s);
         assert_eq!(s, EMPTY_GRAPH);
     }
 }

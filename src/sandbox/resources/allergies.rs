@@ -18,7 +18,7 @@ use super::{Ctx, Resource, Shape};
 use crate::sandbox::person::{Precision, iso, uuid, written};
 use crate::sandbox::population::Mix;
 use crate::sandbox::query::{self, Listed};
-use crate::sandbox::rdf::{EMPTY_GRAPH, Graph, sp};
+use crate::sandbox::rdf::{EMPTY_GRAPH, Str, Style, Writer, sp};
 use crate::sandbox::vocab::{
     ALLERGEN_KINDS, ALLERGY_CATEGORY, ALLERGY_EXCLUSION, ALLERGY_SEVERITY, AllergenKind, Coded,
     NARROW_EXCLUSIONS, NO_KNOWN_ALLERGIES, REACTIONS, SEVERITIES, SNOMED,
@@ -134,17 +134,18 @@ fn generate(ctx: &Ctx<'_>) -> (Vec<Allergy>, Vec<Exclusion>) {
     (found, exclusions)
 }
 
-fn add_allergy(g: &mut Graph, ctx: &Ctx<'_>, prefix: &str, a: &Allergy) {
-    let n = g.uri_node(format!("{prefix}{}", a.uuid), sp("Allergy"));
-    g.res(n, "sp:belongsTo", &ctx.record_uri);
-    g.coded(n, "sp:category", &ALLERGY_CATEGORY, a.kind.category);
-    g.coded(n, a.kind.property, &a.kind.system, a.allergen);
-    g.coded(n, "sp:allergicReaction", &SNOMED, a.reaction);
-    g.coded(n, "sp:severity", &ALLERGY_SEVERITY, a.severity);
-    g.lit(n, "sp:startDate", a.start.clone());
+fn add_allergy<'a>(w: &mut Writer<'a>, ctx: &'a Ctx<'_>, prefix: &'a str, a: &'a Allergy) {
+    w.open_about(Str::Pair(prefix, &a.uuid), sp("Allergy"));
+    w.res("sp:belongsTo", ctx.record());
+    w.coded("sp:category", &ALLERGY_CATEGORY, a.kind.category);
+    w.coded(a.kind.property, &a.kind.system, a.allergen);
+    w.coded("sp:allergicReaction", &SNOMED, a.reaction);
+    w.coded("sp:severity", &ALLERGY_SEVERITY, a.severity);
+    w.lit("sp:startDate", &a.start);
     if let Some(end) = &a.end {
-        g.lit(n, "sp:endDate", end.clone());
+        w.lit("sp:endDate", end);
     }
+    w.close();
 }
 
 fn write(ctx: &Ctx<'_>, out: &mut String) {
@@ -154,23 +155,24 @@ fn write(ctx: &Ctx<'_>, out: &mut String) {
         out.push_str(EMPTY_GRAPH);
         return;
     }
-    let mut g = ctx.graph(RESOURCE.name);
     let prefix = ctx.prefix(RESOURCE.name);
+    let ex_prefix = ctx.prefix("allergy_exclusions");
+    let mut w = ctx.writer(Style::Pretty, RESOURCE.name);
     if !page.items.is_empty() {
-        for a in &page.items {
-            add_allergy(&mut g, ctx, &prefix, a);
+        for &a in &page.items {
+            add_allergy(&mut w, ctx, &prefix, a);
         }
-        query::summary(&mut g, &page, ctx.query, &ctx.page_url(), &prefix);
+        query::summary(&mut w, &page, ctx.query, &ctx.page_url(), &prefix);
     }
     if !exclusions.is_empty() {
-        let ex_prefix = ctx.prefix("allergy_exclusions");
         for ex in &exclusions {
-            let n = g.uri_node(format!("{ex_prefix}{}", ex.uuid), sp("AllergyExclusion"));
-            g.res(n, "sp:belongsTo", &ctx.record_uri);
-            g.coded(n, "sp:allergyExclusionName", &ALLERGY_EXCLUSION, ex.name);
-            g.lit(n, "dcterms:date", ex.date.clone());
+            w.open_about(Str::Pair(&ex_prefix, &ex.uuid), sp("AllergyExclusion"));
+            w.res("sp:belongsTo", ctx.record());
+            w.coded("sp:allergyExclusionName", &ALLERGY_EXCLUSION, ex.name);
+            w.lit("dcterms:date", &ex.date);
+            w.close();
         }
-        query::counts(&mut g, exclusions.len(), exclusions.len());
+        query::counts(&mut w, exclusions.len(), exclusions.len());
     }
-    g.write_pretty(out);
+    w.finish(out);
 }

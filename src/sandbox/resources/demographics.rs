@@ -14,7 +14,7 @@ use super::{Ctx, Resource, Shape};
 use crate::sandbox::person::{decimal, iso, push_num};
 use crate::sandbox::population::Mix;
 use crate::sandbox::query;
-use crate::sandbox::rdf::{Graph, NodeRef, sp, vcard};
+use crate::sandbox::rdf::{Str, Style, Writer, sp, vcard};
 use crate::sandbox::vocab::{FAMILY_NAMES, FEMALE_NAMES, MALE_NAMES, STREETS, TOWNS};
 
 pub(crate) static RESOURCE: Resource = Resource {
@@ -36,77 +36,88 @@ fn phone(rng: &mut Mix) -> String {
     s
 }
 
-fn tel(g: &mut Graph, demo: NodeRef, number: String, kinds: &[&'static str]) {
-    let t = g.blank(Some(vcard("Tel")));
+fn tel(w: &mut Writer<'_>, number: String, kinds: &[&'static str]) {
+    w.child("vcard:tel", vcard("Tel"));
     for kind in kinds {
-        g.add_type(t, vcard(kind));
+        w.ty(vcard(kind));
     }
-    g.lit(t, "rdf:value", number);
-    g.link(demo, "vcard:tel", t);
+    w.lit("rdf:value", number);
+    w.close();
 }
 
-fn address(g: &mut Graph, demo: NodeRef, rng: &mut Mix) {
+fn address(w: &mut Writer<'_>, rng: &mut Mix) {
     let (city, region, zip) = *rng.pick(TOWNS);
-    let adr = g.blank(Some(vcard("Address")));
-    g.add_type(adr, vcard("Home"));
-    g.add_type(adr, vcard("Pref"));
-    g.lit(adr, "vcard:street-address", format!("{} {}", rng.range(1, 999), rng.pick(STREETS)));
+    w.child("vcard:adr", vcard("Address"));
+    w.ty(vcard("Home"));
+    w.ty(vcard("Pref"));
+    w.lit(
+        "vcard:street-address",
+        format!("{} {}", rng.range(1, 999), rng.pick(STREETS)),
+    );
     if rng.chance(0.45) {
-        g.lit(adr, "vcard:extended-address", format!("Apt {}", rng.range(1, 40)));
+        w.lit("vcard:extended-address", format!("Apt {}", rng.range(1, 40)));
     }
-    g.lit(adr, "vcard:locality", city);
-    g.lit(adr, "vcard:region", region);
+    w.lit("vcard:locality", city);
+    w.lit("vcard:region", region);
     let mut postal = zip.to_owned();
     push_num(&mut postal, rng.below(100) as u32, 2);
-    g.lit(adr, "vcard:postal-code", postal);
-    g.lit(adr, "vcard:country", "USA");
-    g.link(demo, "vcard:adr", adr);
+    w.lit("vcard:postal-code", postal);
+    w.lit("vcard:country", "USA");
+    w.close();
 }
 
 fn write(ctx: &Ctx<'_>, out: &mut String) {
     let person = ctx.person();
     let mut rng = ctx.rng(SALT);
-    let mut g = ctx.graph(RESOURCE.name);
-    let demo = g.uri_node(format!("{}/demographics", ctx.record_uri), sp("Demographics"));
-    g.res(demo, "sp:belongsTo", &ctx.record_uri);
+    let mut w = ctx.writer(Style::Flat, RESOURCE.name);
+    w.open_about(Str::Pair(&ctx.record_uri, "/demographics"), sp("Demographics"));
+    w.res("sp:belongsTo", ctx.record());
     let given = *rng.pick(if person.female { FEMALE_NAMES } else { MALE_NAMES });
     let family = *rng.pick(FAMILY_NAMES);
     // Like the sample's last patients, some have no address, e-mail or initial.
     let sparse = rng.chance(0.15);
-    let n = g.blank(Some(vcard("Name")));
-    g.lit(n, "vcard:given-name", given);
+    w.child("vcard:n", vcard("Name"));
+    w.lit("vcard:given-name", given);
     if !sparse {
         let initial = (b'A' + rng.below(26) as u8) as char;
-        g.lit(n, "vcard:additional-name", initial.to_string());
+        w.lit("vcard:additional-name", initial.to_string());
     }
-    g.lit(n, "vcard:family-name", family);
-    g.link(demo, "vcard:n", n);
-    g.lit(demo, "foaf:gender", if person.female { "female" } else { "male" });
-    g.lit(demo, "vcard:bday", iso(person.birth));
+    w.lit("vcard:family-name", family);
+    w.close();
+    w.lit("foaf:gender", if person.female { "female" } else { "male" });
+    w.lit("vcard:bday", iso(person.birth));
     if !sparse {
-        address(&mut g, demo, &mut rng);
-        g.lit(
-            demo,
+        address(&mut w, &mut rng);
+        w.lit(
             "vcard:email",
-            format!("{}.{}@example.com", given.to_lowercase(), family.to_lowercase().replace('\'', "")),
+            format!(
+                "{}.{}@example.com",
+                given.to_lowercase(),
+                family.to_lowercase().replace('\'', "")
+            ),
         );
     }
     let home = rng.chance(0.45);
     if home {
-        tel(&mut g, demo, phone(&mut rng), &["Home", "Pref"]);
+        tel(&mut w, phone(&mut rng), &["Home", "Pref"]);
     }
     if rng.chance(0.4) {
-        tel(&mut g, demo, phone(&mut rng), if home { &["Cell"] } else { &["Cell", "Pref"] });
+        let kinds: &[&str] = if home { &["Cell"] } else { &["Cell", "Pref"] };
+        tel(&mut w, phone(&mut rng), kinds);
     }
     if rng.chance(0.5) {
-        let weeks = g.value_and_unit(decimal(24.0 + rng.unit() * 18.0, 1), "wk");
-        g.link(demo, "sp:gestationalAgeAtBirth", weeks);
+        w.value_and_unit(
+            "sp:gestationalAgeAtBirth",
+            decimal(24.0 + rng.unit() * 18.0, 1),
+            "wk",
+        );
     }
-    let mrn = g.blank(Some(sp("Code")));
-    g.lit(mrn, "dcterms:title", format!("My Hospital Record {}", ctx.record_id));
-    g.lit(mrn, "dcterms:identifier", ctx.record_id.to_owned());
-    g.lit(mrn, "sp:system", "My Hospital Record");
-    g.link(demo, "sp:medicalRecordNumber", mrn);
-    query::counts(&mut g, 1, 1);
-    g.write_flat(out);
+    w.child("sp:medicalRecordNumber", sp("Code"));
+    w.lit("dcterms:title", format!("My Hospital Record {}", ctx.record_id));
+    w.lit("dcterms:identifier", ctx.record_id);
+    w.lit("sp:system", "My Hospital Record");
+    w.close();
+    w.close();
+    query::counts(&mut w, 1, 1);
+    w.finish(out);
 }

@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use super::medications::{Fill, Med, add_fill, add_medication, generate};
+use super::medications::{Fill, Med, Prefixes, add_fill, add_medication, generate};
 use super::{Ctx, Resource, Shape, write_list};
 use crate::sandbox::query::Listed;
 use crate::sandbox::rdf::sp;
@@ -40,17 +40,17 @@ fn write(ctx: &Ctx<'_>, out: &mut String) {
         .iter()
         .flat_map(|med| med.fills.iter().map(move |fill| Dispensed { fill, med }))
         .collect();
-    let med_prefix = ctx.prefix("medications");
-    let fill_prefix = ctx.prefix("fulfillments");
+    let prefixes = Prefixes::of(ctx);
     let mut neighbours: HashSet<&str> = HashSet::new();
     write_list(
         ctx,
         &RESOURCE,
         &items,
+        &prefixes.fills,
         |g, d| {
-            add_fill(g, ctx, d.fill, format!("{med_prefix}{}", d.med.uuid), &fill_prefix);
+            add_fill(g, ctx, d.fill, d.med, &prefixes);
             if neighbours.insert(d.med.uuid.as_str()) {
-                add_medication(g, ctx, d.med, &med_prefix, &fill_prefix);
+                add_medication(g, ctx, d.med, &prefixes);
             }
         },
         out,

@@ -6,7 +6,7 @@
 use super::{Ctx, Resource, Shape, write_list};
 use crate::sandbox::person::{add_years, iso, random_date, uuid};
 use crate::sandbox::query::Listed;
-use crate::sandbox::rdf::sp;
+use crate::sandbox::rdf::{Str, sp};
 use crate::sandbox::vocab::{
     ADMIN_STATUS, CVX, Coded, DOSE_GIVEN, NOT_ADMINISTERED, PARTIAL_DOSE, REFUSAL_REASON,
     REFUSAL_REASONS, VACCINE_GROUP, VACCINES, Vaccine,
@@ -84,18 +84,20 @@ fn write(ctx: &Ctx<'_>, out: &mut String) {
         ctx,
         &RESOURCE,
         &shots,
-        |g, shot| {
-            let n = g.uri_node(format!("{prefix}{}", shot.uuid), sp("Immunization"));
-            g.res(n, "sp:belongsTo", &ctx.record_uri);
-            g.lit(n, "dcterms:date", shot.date.clone());
-            g.coded(n, "sp:administrationStatus", &ADMIN_STATUS, shot.status);
+        &prefix,
+        |w, shot| {
+            w.open_about(Str::Pair(&prefix, &shot.uuid), sp("Immunization"));
+            w.res("sp:belongsTo", ctx.record());
+            w.lit("dcterms:date", &shot.date);
+            w.coded("sp:administrationStatus", &ADMIN_STATUS, shot.status);
             if let Some(reason) = shot.refusal {
-                g.coded(n, "sp:refusalReason", &REFUSAL_REASON, reason);
+                w.coded("sp:refusalReason", &REFUSAL_REASON, reason);
             }
-            g.coded(n, "sp:productName", &CVX, (shot.vaccine.cvx, shot.vaccine.title));
+            w.coded("sp:productName", &CVX, (shot.vaccine.cvx, shot.vaccine.title));
             for &group in shot.vaccine.groups {
-                g.coded(n, "sp:productClass", &VACCINE_GROUP, group);
+                w.coded("sp:productClass", &VACCINE_GROUP, group);
             }
+            w.close();
         },
         out,
     );

@@ -14,7 +14,7 @@ use super::{Ctx, Resource, Shape, write_list};
 use crate::sandbox::person::{Precision, decimal, uuid, written};
 use crate::sandbox::population::Mix;
 use crate::sandbox::query::Listed;
-use crate::sandbox::rdf::{Graph, NodeRef, sp};
+use crate::sandbox::rdf::{Str, Writer, sp};
 use crate::sandbox::vocab::{LOINC, LabTest, Panel, ROUTINE_PANELS, Scale};
 
 pub(crate) static RESOURCE: Resource = Resource {
@@ -96,12 +96,12 @@ fn generate(ctx: &Ctx<'_>) -> Vec<Lab> {
     let mut rng = ctx.rng(SALT);
     let malformed_chloride = rng.chance(0.02);
     let mut labs = Vec::new();
+    let linked: Vec<(Panel, chrono::NaiveDate)> = person
+        .conditions
+        .iter()
+        .flat_map(|o| o.condition.panels.iter().map(|&p| (p, o.start)))
+        .collect();
     for _ in 0..panel_count(&mut rng) {
-        let linked: Vec<(Panel, chrono::NaiveDate)> = person
-            .conditions
-            .iter()
-            .flat_map(|o| o.condition.panels.iter().map(|&p| (p, o.start)))
-            .collect();
         let (panel, from) = if !linked.is_empty() && rng.chance(0.6) {
             *rng.pick(&linked)
         } else {
@@ -131,45 +131,39 @@ fn generate(ctx: &Ctx<'_>) -> Vec<Lab> {
     labs
 }
 
-fn value_and_unit(g: &mut Graph, value: String, unit: &'static str) -> NodeRef {
-    g.value_and_unit(value, unit)
-}
-
-fn add_lab(g: &mut Graph, ctx: &Ctx<'_>, prefix: &str, lab: &Lab) {
-    let n = g.uri_node(format!("{prefix}{}", lab.uuid), sp("LabResult"));
-    g.res(n, "sp:belongsTo", &ctx.record_uri);
-    g.coded(n, "sp:labName", &LOINC, (lab.loinc, lab.test.name));
-    g.lit(n, "dcterms:date", lab.date.clone());
+fn add_lab<'a>(w: &mut Writer<'a>, ctx: &'a Ctx<'_>, prefix: &'a str, lab: &'a Lab) {
+    w.open_about(Str::Pair(prefix, &lab.uuid), sp("LabResult"));
+    w.res("sp:belongsTo", ctx.record());
+    w.coded("sp:labName", &LOINC, (lab.loinc, lab.test.name));
+    w.lit("dcterms:date", &lab.date);
     match &lab.outcome {
         Outcome::Quantity(value, range) => {
-            let qr = g.blank(Some(sp("QuantitativeResult")));
-            let vu = value_and_unit(g, value.clone(), lab.test.unit);
-            g.link(qr, "sp:valueAndUnit", vu);
+            w.child("sp:quantitativeResult", sp("QuantitativeResult"));
+            w.value_and_unit("sp:valueAndUnit", value, lab.test.unit);
             if let Some((low, high)) = range {
                 let decimals = match lab.test.scale {
                     Scale::Quantity { decimals, .. } => decimals,
                     _ => 0,
                 };
-                let r = g.blank(Some(sp("ValueRange")));
-                let min = value_and_unit(g, decimal(*low, decimals), lab.test.unit);
-                let max = value_and_unit(g, decimal(*high, decimals), lab.test.unit);
-                g.link(r, "sp:minimum", min);
-                g.link(r, "sp:maximum", max);
-                g.link(qr, "sp:normalRange", r);
+                w.child("sp:normalRange", sp("ValueRange"));
+                w.value_and_unit("sp:minimum", decimal(*low, decimals), lab.test.unit);
+                w.value_and_unit("sp:maximum", decimal(*high, decimals), lab.test.unit);
+                w.close();
             }
-            g.link(n, "sp:quantitativeResult", qr);
+            w.close();
         }
         Outcome::Narrative(value) => {
-            let nr = g.blank(Some(sp("NarrativeResult")));
-            g.lit(nr, "sp:value", *value);
-            g.link(n, "sp:narrativeResult", nr);
+            w.child("sp:narrativeResult", sp("NarrativeResult"));
+            w.lit("sp:value", *value);
+            w.close();
         }
     }
-    g.lit(n, "sp:accessionNumber", lab.accession.clone());
+    w.lit("sp:accessionNumber", &lab.accession);
+    w.close();
 }
 
 fn write(ctx: &Ctx<'_>, out: &mut String) {
     let labs = generate(ctx);
     let prefix = ctx.prefix(RESOURCE.name);
-    write_list(ctx, &RESOURCE, &labs, |g, lab| add_lab(g, ctx, &prefix, lab), out);
+    write_list(ctx, &RESOURCE, &labs, &prefix, |w, lab| add_lab(w, ctx, &prefix, lab), out);
 }

@@ -9,10 +9,10 @@
 use chrono::Days;
 
 use super::{Ctx, Resource, Shape, write_list};
-use crate::sandbox::person::{Person, Precision, iso, uuid, written};
+use crate::sandbox::person::{Onset, Person, Precision, iso, uuid, written};
 use crate::sandbox::population::Mix;
 use crate::sandbox::query::Listed;
-use crate::sandbox::rdf::{Graph, sp};
+use crate::sandbox::rdf::{Str, Writer, sp};
 use crate::sandbox::vocab::{
     DAYS_SUPPLY, DRUGS, Drug, FREQUENCIES, INSTRUCTIONS, QUANTITIES, RXNORM_SEMANTIC, drug,
 };
@@ -70,12 +70,11 @@ impl Listed for Med {
 
 /// A drug for one of the person's conditions (and when it may start), or
 /// any drug.
-fn choose_drug(rng: &mut Mix, person: &Person) -> (&'static Drug, chrono::NaiveDate, bool) {
-    let treated: Vec<_> = person
-        .conditions
-        .iter()
-        .filter(|o| !o.condition.drugs.is_empty())
-        .collect();
+fn choose_drug(
+    rng: &mut Mix,
+    person: &Person,
+    treated: &[&Onset],
+) -> (&'static Drug, chrono::NaiveDate, bool) {
     if !treated.is_empty() && rng.chance(0.65) {
         let onset = rng.pick(&treated);
         if let Some(d) = drug(*rng.pick(onset.condition.drugs)) {
@@ -93,9 +92,14 @@ pub(crate) fn generate(seed: u64, key: u64, person: &Person) -> Vec<Med> {
     } else {
         1 + rng.below(25) as usize
     };
+    let treated: Vec<&Onset> = person
+        .conditions
+        .iter()
+        .filter(|o| !o.condition.drugs.is_empty())
+        .collect();
     let mut meds = Vec::with_capacity(count);
     for _ in 0..count {
-        let (drug, from, acute) = choose_drug(&mut rng, person);
+        let (drug, from, acute) = choose_drug(&mut rng, person, &treated);
         let title = if !drug.variants.is_empty() && rng.chance(0.2) {
             rng.pick(drug.variants)
         } else {
@@ -151,56 +155,78 @@ pub(crate) fn generate(seed: u64, key: u64, person: &Person) -> Vec<Med> {
     meds
 }
 
-/// Add a medication statement with its nodes; `fill_prefix` + a fill's
-/// UUID is its fulfillment's URI.
-pub(crate) fn add_medication(g: &mut Graph, ctx: &Ctx<'_>, med: &Med, med_prefix: &str, fill_prefix: &str) {
-    let m = g.uri_node(format!("{med_prefix}{}", med.uuid), sp("Medication"));
-    g.res(m, "sp:belongsTo", &ctx.record_uri);
-    g.coded(m, "sp:drugName", &RXNORM_SEMANTIC, (med.drug.rxcui, med.title));
-    g.lit(m, "sp:startDate", med.start.clone());
-    if let Some(end) = &med.end {
-        g.lit(m, "sp:endDate", end.clone());
-    }
-    g.lit(m, "sp:instructions", med.instructions);
-    if let Some((value, unit)) = med.quantity {
-        let vu = g.value_and_unit(value, unit);
-        g.link(m, "sp:quantity", vu);
-    }
-    if let Some((value, unit)) = med.frequency {
-        let vu = g.value_and_unit(value, unit);
-        g.link(m, "sp:frequency", vu);
-    }
-    for fill in &med.fills {
-        g.res(m, "sp:fulfillment", format!("{fill_prefix}{}", fill.uuid));
+/// The URI prefixes of the medications and fulfillments of a record.
+pub(crate) struct Prefixes {
+    pub meds: String,
+    pub fills: String,
+}
+
+impl Prefixes {
+    pub(crate) fn of(ctx: &Ctx<'_>) -> Self {
+        Prefixes {
+            meds: ctx.prefix("medications"),
+            fills: ctx.prefix("fulfillments"),
+        }
     }
 }
 
-/// Add a fulfillment statement with its nodes.
-pub(crate) fn add_fill(g: &mut Graph, ctx: &Ctx<'_>, fill: &Fill, med_uri: String, fill_prefix: &str) {
-    let f = g.uri_node(format!("{fill_prefix}{}", fill.uuid), sp("Fulfillment"));
-    g.res(f, "sp:belongsTo", &ctx.record_uri);
-    g.res(f, "sp:medication", med_uri);
-    g.lit(f, "dcterms:date", fill.date.clone());
-    g.lit(f, "sp:dispenseDaysSupply", fill.days.to_string());
-    if let Some(q) = fill.quantity {
-        let vu = g.value_and_unit(q.to_string(), "{tab}");
-        g.link(f, "sp:quantityDispensed", vu);
+/// Add a medication statement with its nodes.
+pub(crate) fn add_medication<'a>(w: &mut Writer<'a>, ctx: &'a Ctx<'_>, med: &'a Med, prefixes: &'a Prefixes) {
+    w.open_about(Str::Pair(&prefixes.meds, &med.uuid), sp("Medication"));
+    w.res("sp:belongsTo", ctx.record());
+    w.coded("sp:drugName", &RXNORM_SEMANTIC, (med.drug.rxcui, med.title));
+    w.lit("sp:startDate", &med.start);
+    if let Some(end) = &med.end {
+        w.lit("sp:endDate", end);
     }
+    w.lit("sp:instructions", med.instructions);
+    if let Some((value, unit)) = med.quantity {
+        w.value_and_unit("sp:quantity", value, unit);
+    }
+    if let Some((value, unit)) = med.frequency {
+        w.value_and_unit("sp:frequency", value, unit);
+    }
+    for fill in &med.fills {
+        w.res("sp:fulfillment", Str::Pair(&prefixes.fills, &fill.uuid));
+    }
+    w.close();
+}
+
+/// Add a fulfillment statement of `med` with its nodes.
+pub(crate) fn add_fill<'a>(
+    w: &mut Writer<'a>,
+    ctx: &'a Ctx<'_>,
+    fill: &'a Fill,
+    med: &'a Med,
+    prefixes: &'a Prefixes,
+) {
+    w.open_about(Str::Pair(&prefixes.fills, &fill.uuid), sp("Fulfillment"));
+    w.res("sp:belongsTo", ctx.record());
+    w.res("sp:medication", Str::Pair(&prefixes.meds, &med.uuid));
+    w.lit("dcterms:date", &fill.date);
+    w.num("sp:dispenseDaysSupply", u64::from(fill.days));
+    if let Some(q) = fill.quantity {
+        w.child("sp:quantityDispensed", sp("ValueAndUnit"));
+        w.num("sp:value", u64::from(q));
+        w.lit("sp:unit", "{tab}");
+        w.close();
+    }
+    w.close();
 }
 
 fn write(ctx: &Ctx<'_>, out: &mut String) {
     let meds = generate(ctx.seed, ctx.key, &ctx.person());
-    let med_prefix = ctx.prefix("medications");
-    let fill_prefix = ctx.prefix("fulfillments");
+    let prefixes = Prefixes::of(ctx);
     write_list(
         ctx,
         &RESOURCE,
         &meds,
+        &prefixes.meds,
         |g, med| {
-            add_medication(g, ctx, med, &med_prefix, &fill_prefix);
+            add_medication(g, ctx, med, &prefixes);
             // The neighbouring statements: every Fulfillment it links to.
             for fill in &med.fills {
-                add_fill(g, ctx, fill, format!("{med_prefix}{}", med.uuid), &fill_prefix);
+                add_fill(g, ctx, fill, med, &prefixes);
             }
         },
         out,

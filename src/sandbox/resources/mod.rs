@@ -15,12 +15,10 @@
 //! [`Listed`] for them and call [`write_list`], which does the filtering,
 //! paging and summary.
 
-use std::rc::Rc;
-
 use super::person::Person;
 use super::population::Mix;
 use super::query::{self, Listed, PageUrl, Query};
-use super::rdf::{Class, EMPTY_GRAPH, Graph};
+use super::rdf::{Class, EMPTY_GRAPH, Str, Style, Writer, xml_escape_into};
 
 /// Whether the path ends with a slash.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,6 +64,9 @@ registry![
     demographics,
 ];
 
+#[cfg(test)]
+pub(crate) use medications::generate as medications_generate_for_bench;
+
 /// The registered resource of this name.
 pub(crate) fn find(name: &str) -> Option<&'static Resource> {
     REGISTRY.iter().copied().find(|r| r.name == name)
@@ -75,8 +76,8 @@ pub(crate) fn find(name: &str) -> Option<&'static Resource> {
 pub(crate) struct Ctx<'a> {
     pub api_base: &'a str,
     pub record_id: &'a str,
-    /// `{api_base}/records/{rid}`.
-    pub record_uri: Rc<str>,
+    /// `{api_base}/records/{rid}`, XML-escaped (see [`Str::Safe`]).
+    pub record_uri: String,
     /// The population's seed.
     pub seed: u64,
     /// The record's key ([`super::population::record_key`]).
@@ -98,7 +99,13 @@ impl<'a> Ctx<'a> {
         Ctx {
             api_base,
             record_id,
-            record_uri: Rc::from(format!("{api_base}/records/{record_id}")),
+            record_uri: {
+                let mut uri = String::with_capacity(api_base.len() + record_id.len() + 9);
+                xml_escape_into(&mut uri, api_base);
+                uri.push_str("/records/");
+                xml_escape_into(&mut uri, record_id);
+                uri
+            },
             seed,
             key,
             path,
@@ -116,14 +123,21 @@ impl<'a> Ctx<'a> {
         Mix::keyed(self.seed, salt, self.key)
     }
 
-    /// `{record_uri}/{segment}/` (statement URIs are this plus a UUID).
+    /// The record URI, for `sp:belongsTo`.
+    pub(crate) fn record(&self) -> Str<'_> {
+        Str::Safe(&self.record_uri)
+    }
+
+    /// `{record_uri}/{segment}/`, XML-escaped: statement URIs are this plus
+    /// a UUID, as a [`Str::Pair`].
     pub(crate) fn prefix(&self, segment: &str) -> String {
         format!("{}/{segment}/", self.record_uri)
     }
 
-    /// A graph whose blank node ids are fixed for this record and resource.
-    pub(crate) fn graph(&self, resource: &str) -> Graph {
-        Graph::new(
+    /// A writer whose blank node ids are fixed for this record and resource.
+    pub(crate) fn writer<'w>(&self, style: Style, resource: &str) -> Writer<'w> {
+        Writer::new(
+            style,
             super::population::hash_str(self.seed, 0x6A9, resource) ^ self.key.rotate_left(29),
         )
     }
@@ -137,13 +151,15 @@ impl<'a> Ctx<'a> {
 }
 
 /// The flat answer of a list resource: the statements that pass the
-/// filters, paged, each added by `build` (with its nodes and neighbours),
-/// and the summary; the empty graph when nothing is left.
-pub(crate) fn write_list<T: Listed>(
+/// filters, paged, each written by `build` (with its nodes and neighbours),
+/// and the summary; the empty graph when nothing is left. `prefix` is the
+/// statement URIs' prefix ([`Ctx::prefix`] of the resource).
+pub(crate) fn write_list<'a, T: Listed>(
     ctx: &Ctx<'_>,
     resource: &Resource,
-    items: &[T],
-    mut build: impl FnMut(&mut Graph, &T),
+    items: &'a [T],
+    prefix: &'a str,
+    mut build: impl FnMut(&mut Writer<'a>, &'a T),
     out: &mut String,
 ) {
     let page = query::select(items, ctx.query, resource.code_filter);
@@ -151,18 +167,12 @@ pub(crate) fn write_list<T: Listed>(
         out.push_str(EMPTY_GRAPH);
         return;
     }
-    let mut g = ctx.graph(resource.name);
-    for item in &page.items {
-        build(&mut g, item);
+    let mut w = ctx.writer(Style::Flat, resource.name);
+    for &item in &page.items {
+        build(&mut w, item);
     }
-    query::summary(
-        &mut g,
-        &page,
-        ctx.query,
-        &ctx.page_url(),
-        &ctx.prefix(resource.name),
-    );
-    g.write_flat(out);
+    query::summary(&mut w, &page, ctx.query, &ctx.page_url(), prefix);
+    w.finish(out);
 }
 
 #[cfg(test)]
@@ -181,5 +191,35 @@ mod tests {
         }
         assert!(find("demographics").is_some_and(|r| r.shape == Shape::Single));
         assert!(find("clinical_notes").is_none());
+    }
+}
+
+#[cfg(test)]
+mod timing {
+    use super::*;
+
+    #[test]
+    #[ignore]
+    fn time_generation() {
+        let q = Query::default();
+        for r in REGISTRY {
+            let t = std::time::Instant::now();
+            let mut bytes = 0;
+            let n = 20_000u64;
+            for key in 0..n {
+                let id = (100_000 + key).to_string();
+                let ctx = Ctx::new("http://127.0.0.1:7000", &id, 1, 100_000 + key, "/x/", &q);
+                let mut out = String::new();
+                (r.write)(&ctx, &mut out);
+                bytes += out.len();
+            }
+            let el = t.elapsed();
+            eprintln!(
+                "{:16} {:8.1} us/record {:8} bytes/record",
+                r.name,
+                el.as_secs_f64() * 1e6 / n as f64,
+                bytes as u64 / n
+            );
+        }
     }
 }

@@ -7,7 +7,7 @@
 use super::{Ctx, Resource, Shape, write_list};
 use crate::sandbox::person::{Precision, iso, uuid, written};
 use crate::sandbox::query::Listed;
-use crate::sandbox::rdf::sp;
+use crate::sandbox::rdf::{Str, sp};
 use crate::sandbox::vocab::{PROBLEM_STATUS, PROBLEM_STATUSES, SNOMED};
 
 pub(crate) static RESOURCE: Resource = Resource {
@@ -85,20 +85,22 @@ fn write(ctx: &Ctx<'_>, out: &mut String) {
         ctx,
         &RESOURCE,
         &problems,
-        |g, p| {
-            let n = g.uri_node(format!("{prefix}{}", p.uuid), sp("Problem"));
-            g.res(n, "sp:belongsTo", &ctx.record_uri);
-            g.coded(n, "sp:problemName", &SNOMED, (p.snomed, p.title));
-            g.lit(n, "sp:startDate", p.start.clone());
+        &prefix,
+        |w, p| {
+            w.open_about(Str::Pair(&prefix, &p.uuid), sp("Problem"));
+            w.res("sp:belongsTo", ctx.record());
+            w.coded("sp:problemName", &SNOMED, (p.snomed, p.title));
+            w.lit("sp:startDate", &p.start);
             if let Some(end) = &p.end {
-                g.lit(n, "sp:endDate", end.clone());
+                w.lit("sp:endDate", end);
             }
             if let Some(status) = p.status {
-                g.coded(n, "sp:problemStatus", &PROBLEM_STATUS, status);
+                w.coded("sp:problemStatus", &PROBLEM_STATUS, status);
             }
             if let Some(notes) = p.notes {
-                g.lit(n, "sp:notes", notes);
+                w.lit("sp:notes", notes);
             }
+            w.close();
         },
         out,
     );

@@ -7,7 +7,7 @@
 use super::{Ctx, Resource, Shape, write_list};
 use crate::sandbox::person::{Precision, uuid, written};
 use crate::sandbox::query::Listed;
-use crate::sandbox::rdf::sp;
+use crate::sandbox::rdf::{Str, sp};
 use crate::sandbox::vocab::{
     Coded, PROCEDURE_NOTES, PROCEDURE_STATUS, PROCEDURE_STATUSES, PROCEDURES, ROUTINE_PROCEDURES,
     SNOMED,
@@ -98,15 +98,17 @@ fn write(ctx: &Ctx<'_>, out: &mut String) {
         ctx,
         &RESOURCE,
         &procedures,
-        |g, p| {
-            let n = g.uri_node(format!("{prefix}{}", p.uuid), sp("Procedure"));
-            g.res(n, "sp:belongsTo", &ctx.record_uri);
-            g.lit(n, "dcterms:date", p.date.clone());
-            g.coded(n, "sp:procedureName", &SNOMED, p.code);
+        &prefix,
+        |w, p| {
+            w.open_about(Str::Pair(&prefix, &p.uuid), sp("Procedure"));
+            w.res("sp:belongsTo", ctx.record());
+            w.lit("dcterms:date", &p.date);
+            w.coded("sp:procedureName", &SNOMED, p.code);
             if let Some(status) = p.status {
-                g.coded(n, "sp:procedureStatus", &PROCEDURE_STATUS, status);
+                w.coded("sp:procedureStatus", &PROCEDURE_STATUS, status);
             }
-            g.lit(n, "sp:notes", p.notes);
+            w.lit("sp:notes", p.notes);
+            w.close();
         },
         out,
     );

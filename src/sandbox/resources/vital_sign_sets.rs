@@ -15,7 +15,7 @@ use super::{Ctx, Resource, Shape, write_list};
 use crate::sandbox::person::{Person, Precision, decimal, uuid, written};
 use crate::sandbox::population::Mix;
 use crate::sandbox::query::Listed;
-use crate::sandbox::rdf::{Graph, NodeRef, sp};
+use crate::sandbox::rdf::{Str, Writer, sp};
 use crate::sandbox::vocab::{
     BMI, BP_METHOD, BP_METHODS, BP_POSITION, BP_POSITIONS, BP_SITE, BP_SITES, DIASTOLIC,
     ENCOUNTER_TYPE, ENCOUNTER_TYPES, HEAD_CIRCUMFERENCE, HEART_RATE, HEIGHT, OXYGEN_SATURATION,
@@ -155,52 +155,57 @@ fn generate(ctx: &Ctx<'_>) -> Vec<VitalSet> {
 }
 
 /// An `sp:VitalSign` node: value, unit, name.
-fn vital_sign(g: &mut Graph, vital: &Vital, value: &str) -> NodeRef {
-    let v = g.blank(Some(sp("VitalSign")));
-    g.lit(v, "sp:value", value.to_owned());
-    g.lit(v, "sp:unit", vital.unit);
-    g.coded(v, "sp:vitalName", &VITAL_NAME, (vital.loinc, vital.title));
-    v
+fn vital_sign<'a>(w: &mut Writer<'a>, vital: &'static Vital, value: &'a str) {
+    w.child(vital.property, sp("VitalSign"));
+    w.lit("sp:value", value);
+    w.lit("sp:unit", vital.unit);
+    w.coded("sp:vitalName", &VITAL_NAME, (vital.loinc, vital.title));
+    w.close();
 }
 
-fn add_set(g: &mut Graph, ctx: &Ctx<'_>, prefix: &str, encounters: &str, set: &VitalSet) {
-    let encounter_uri = format!("{encounters}{}", set.encounter);
-    let n = g.uri_node(format!("{prefix}{}", set.uuid), sp("VitalSignSet"));
-    g.res(n, "sp:belongsTo", &ctx.record_uri);
-    g.lit(n, "dcterms:date", set.date.clone());
-    g.res(n, "sp:encounter", encounter_uri.clone());
+fn add_set<'a>(
+    w: &mut Writer<'a>,
+    ctx: &'a Ctx<'_>,
+    prefix: &'a str,
+    encounters: &'a str,
+    set: &'a VitalSet,
+) {
+    let encounter_uri = Str::Pair(encounters, &set.encounter);
+    w.open_about(Str::Pair(prefix, &set.uuid), sp("VitalSignSet"));
+    w.res("sp:belongsTo", ctx.record());
+    w.lit("dcterms:date", &set.date);
+    w.res("sp:encounter", encounter_uri.clone());
     for (vital, value) in &set.measurements {
-        let v = vital_sign(g, vital, value);
-        g.link(n, vital.property, v);
+        vital_sign(w, vital, value);
     }
     if let Some(p) = &set.pressure {
-        let bp = g.blank(Some(sp("BloodPressure")));
-        let s = vital_sign(g, &SYSTOLIC, &p.systolic);
-        g.link(bp, SYSTOLIC.property, s);
-        let d = vital_sign(g, &DIASTOLIC, &p.diastolic);
-        g.link(bp, DIASTOLIC.property, d);
+        w.child("sp:bloodPressure", sp("BloodPressure"));
+        vital_sign(w, &SYSTOLIC, &p.systolic);
+        vital_sign(w, &DIASTOLIC, &p.diastolic);
         if let Some(code) = p.position {
-            g.coded(bp, "sp:bodyPosition", &BP_POSITION, code);
+            w.coded("sp:bodyPosition", &BP_POSITION, code);
         }
         if let Some(code) = p.site {
-            g.coded(bp, "sp:bodySite", &BP_SITE, code);
+            w.coded("sp:bodySite", &BP_SITE, code);
         }
         if let Some(code) = p.method {
-            g.coded(bp, "sp:method", &BP_METHOD, code);
+            w.coded("sp:method", &BP_METHOD, code);
         }
-        g.link(n, "sp:bloodPressure", bp);
+        w.close();
     }
+    w.close();
     // The neighbouring statement: the set's encounter.
-    let e = g.uri_node(encounter_uri, sp("Encounter"));
-    g.res(e, "sp:belongsTo", &ctx.record_uri);
-    g.coded(e, "sp:encounterType", &ENCOUNTER_TYPE, set.encounter_type);
-    g.lit(e, "sp:startDate", set.date.clone());
-    g.lit(e, "sp:endDate", set.date.clone());
+    w.open_about(encounter_uri, sp("Encounter"));
+    w.res("sp:belongsTo", ctx.record());
+    w.coded("sp:encounterType", &ENCOUNTER_TYPE, set.encounter_type);
+    w.lit("sp:startDate", &set.date);
+    w.lit("sp:endDate", &set.date);
+    w.close();
 }
 
 fn write(ctx: &Ctx<'_>, out: &mut String) {
     let sets = generate(ctx);
     let prefix = ctx.prefix(RESOURCE.name);
     let encounters = ctx.prefix("encounters");
-    write_list(ctx, &RESOURCE, &sets, |g, set| add_set(g, ctx, &prefix, &encounters, set), out);
+    write_list(ctx, &RESOURCE, &sets, &prefix, |w, set| add_set(w, ctx, &prefix, &encounters, set), out);
 }
