@@ -680,13 +680,12 @@ fn note_quirks(g: &Graph, resource: &str, quirks: &mut BTreeSet<&str>) {
         }
     }
     match resource {
-        "problems" => {
+        "problems"
             if g.with_pred(&format!("{SP}startDate"))
                 .iter()
-                .any(|(_, d)| d.len() == 4)
-            {
-                quirks.insert("year-only problem date");
-            }
+                .any(|(_, d)| d.len() == 4) =>
+        {
+            quirks.insert("year-only problem date");
         }
         "lab_results" => {
             for (_, unit) in g.with_pred(&format!("{SP}unit")) {
@@ -707,13 +706,12 @@ fn note_quirks(g: &Graph, resource: &str, quirks: &mut BTreeSet<&str>) {
                 quirks.insert("narrative lab result");
             }
         }
-        "procedures" => {
+        "procedures"
             if g.with_pred(&format!("{SP}notes"))
                 .iter()
-                .any(|(_, n)| n.is_empty())
-            {
-                quirks.insert("empty notes");
-            }
+                .any(|(_, n)| n.is_empty()) =>
+        {
+            quirks.insert("empty notes");
         }
         "immunizations" => {
             for imm in g.of_type(&format!("{SP}Immunization")) {

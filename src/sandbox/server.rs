@@ -546,9 +546,8 @@ pub(crate) async fn handle(State(sb): State<Arc<Sandbox>>, req: Request) -> Resp
             .into_response(&sb.api_base, date());
         }
     };
-    let principal = match authenticate(&sb, &parts, &path, &body) {
-        Ok(p) => p,
-        Err(reply) => return reply.into_response(&sb.api_base, date()),
+    let Ok(principal) = authenticate(&sb, &parts, &path, &body) else {
+        return Reply::server_error().into_response(&sb.api_base, date());
     };
 
     let reply = match route {
@@ -581,13 +580,13 @@ pub(crate) async fn handle(State(sb): State<Arc<Sandbox>>, req: Request) -> Resp
 
 /// Verify the request's OAuth header (section 3) on the sandbox's clock.
 /// A failure is no principal (a 401 where a grant is needed); the few
-/// errors the reference lets escape are a 500 reply.
+/// errors the reference lets escape are an `Err` (a 500).
 fn authenticate(
     sb: &Sandbox,
     parts: &axum::http::request::Parts,
     path: &str,
     body: &[u8],
-) -> Result<Principal, Reply> {
+) -> Result<Principal, EscapedError> {
     let host = parts
         .headers
         .get(header::HOST)
@@ -618,10 +617,13 @@ fn authenticate(
         }
         Err(Rejection::ServerError(reason)) => {
             tracing::debug!(path = %path, reason, "sandbox: OAuth error answered with 500");
-            Err(Reply::server_error())
+            Err(EscapedError)
         }
     }
 }
+
+/// An error the reference does not catch (it answers 500).
+struct EscapedError;
 
 enum Cursor<'a> {
     First,

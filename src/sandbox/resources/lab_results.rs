@@ -87,7 +87,10 @@ fn outcome(rng: &mut Mix, test: &LabTest) -> Outcome {
             Outcome::Quantity(value, rng.chance(0.8).then_some((*low, *high)))
         }
         Scale::Text(values) => Outcome::Quantity(rng.pick(values).to_string(), None),
-        Scale::Narrative(values) => Outcome::Narrative(*rng.pick(values)),
+        Scale::Narrative(values) => {
+            let value: &&str = rng.pick(values);
+            Outcome::Narrative(value)
+        }
     }
 }
 

@@ -76,8 +76,9 @@ fn choose_drug(
     treated: &[&Onset],
 ) -> (&'static Drug, chrono::NaiveDate, bool) {
     if !treated.is_empty() && rng.chance(0.65) {
-        let onset = rng.pick(&treated);
-        if let Some(d) = drug(*rng.pick(onset.condition.drugs)) {
+        let onset = rng.pick(treated);
+        let rxcui: &&str = rng.pick(onset.condition.drugs);
+        if let Some(d) = drug(rxcui) {
             return (d, onset.start, !onset.condition.chronic);
         }
     }

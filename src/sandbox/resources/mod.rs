@@ -64,9 +64,6 @@ registry![
     demographics,
 ];
 
-#[cfg(test)]
-pub(crate) use medications::generate as medications_generate_for_bench;
-
 /// The registered resource of this name.
 pub(crate) fn find(name: &str) -> Option<&'static Resource> {
     REGISTRY.iter().copied().find(|r| r.name == name)
@@ -191,35 +188,5 @@ mod tests {
         }
         assert!(find("demographics").is_some_and(|r| r.shape == Shape::Single));
         assert!(find("clinical_notes").is_none());
-    }
-}
-
-#[cfg(test)]
-mod timing {
-    use super::*;
-
-    #[test]
-    #[ignore]
-    fn time_generation() {
-        let q = Query::default();
-        for r in REGISTRY {
-            let t = std::time::Instant::now();
-            let mut bytes = 0;
-            let n = 20_000u64;
-            for key in 0..n {
-                let id = (100_000 + key).to_string();
-                let ctx = Ctx::new("http://127.0.0.1:7000", &id, 1, 100_000 + key, "/x/", &q);
-                let mut out = String::new();
-                (r.write)(&ctx, &mut out);
-                bytes += out.len();
-            }
-            let el = t.elapsed();
-            eprintln!(
-                "{:16} {:8.1} us/record {:8} bytes/record",
-                r.name,
-                el.as_secs_f64() * 1e6 / n as f64,
-                bytes as u64 / n
-            );
-        }
     }
 }
