@@ -18,6 +18,7 @@
 //! distinct title it was used with, written at the end. Blank node ids come
 //! from a seeded generator, so the same request always gets the same bytes.
 
+use std::cell::RefCell;
 use std::fmt::Write as _;
 
 use super::population::Mix;
@@ -204,21 +205,63 @@ fn prefix_of(ns: &str) -> Option<(usize, &'static str)> {
         .map(|(i, (p, _))| (i, *p))
 }
 
+/// A blank node id, `N` and 32 hex digits.
+struct NodeId([u8; 33]);
+
+impl NodeId {
+    fn new(id: u128) -> Self {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut buf = [b'N'; 33];
+        for (i, slot) in buf[1..].iter_mut().rev().enumerate() {
+            *slot = HEX[((id >> (i * 4)) & 15) as usize];
+        }
+        NodeId(buf)
+    }
+
+    fn as_str(&self) -> &str {
+        // `N` and hex digits are ASCII.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
 fn node_id(out: &mut String, id: u128) {
-    out.push('N');
-    push_hex(out, id, 32);
+    out.push_str(NodeId::new(id).as_str());
 }
 
 /// Append `digits` (at most 32) lower-case hex digits of `value`.
 pub(crate) fn push_hex(out: &mut String, value: u128, digits: u32) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut buf = [b'0'; 32];
-    let digits = digits.min(32) as usize;
-    for (i, slot) in buf[..digits].iter_mut().rev().enumerate() {
-        *slot = HEX[((value >> (i * 4)) & 15) as usize];
+    let digits = digits.min(32);
+    for i in (0..digits).rev() {
+        out.push(char::from(HEX[((value >> (i * 4)) & 15) as usize]));
     }
-    // Hex digits are ASCII.
-    out.push_str(std::str::from_utf8(&buf[..digits]).unwrap_or_default());
+}
+
+thread_local! {
+    /// Writer buffers kept for the next answer on this thread (a worker
+    /// thread writes one answer after another).
+    static BUFFERS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The largest buffer kept for reuse.
+const KEEP_BUFFER: usize = 1 << 20;
+
+fn take_buffer() -> String {
+    BUFFERS
+        .with(|b| b.borrow_mut().pop())
+        .unwrap_or_else(|| String::with_capacity(16 * 1024))
+}
+
+fn return_buffers(levels: &mut Vec<String>) {
+    BUFFERS.with(|b| {
+        let mut kept = b.borrow_mut();
+        for mut level in levels.drain(..) {
+            if level.capacity() <= KEEP_BUFFER && kept.len() < 8 {
+                level.clear();
+                kept.push(level);
+            }
+        }
+    });
 }
 
 fn indent(out: &mut String, level: usize) {
@@ -236,7 +279,7 @@ impl<'a> Writer<'a> {
     pub(crate) fn new(style: Style, seed: u64) -> Self {
         Writer {
             style,
-            levels: vec![String::with_capacity(32 * 1024)],
+            levels: vec![take_buffer()],
             used: RDF_PREFIX,
             ids: Mix::keyed(seed, 0xB1A4, 0),
             stack: Vec::with_capacity(4),
@@ -248,7 +291,7 @@ impl<'a> Writer<'a> {
     /// The buffer of a flat node at nesting depth `depth`.
     fn level(&mut self, depth: usize) -> &mut String {
         while self.levels.len() <= depth {
-            self.levels.push(String::with_capacity(16 * 1024));
+            self.levels.push(take_buffer());
         }
         &mut self.levels[depth]
     }
@@ -369,14 +412,14 @@ impl<'a> Writer<'a> {
     pub(crate) fn child(&mut self, pred: &'static str, class: Class) {
         match self.style {
             Style::Flat => {
-                let id = self.ids.next_u128();
+                let id = NodeId::new(self.ids.next_u128());
                 let out = self.start_prop(pred);
                 out.push_str(" rdf:nodeID=\"");
-                node_id(out, id);
+                out.push_str(id.as_str());
                 out.push_str("\"/>\n");
                 self.open_flat(|buf| {
                     buf.push_str("rdf:nodeID=\"");
-                    node_id(buf, id);
+                    buf.push_str(id.as_str());
                     buf.push('"');
                 });
                 self.ty(class);
@@ -597,6 +640,12 @@ impl<'a> Writer<'a> {
             out.push_str(level);
         }
         out.push_str("</rdf:RDF>\n");
+    }
+}
+
+impl Drop for Writer<'_> {
+    fn drop(&mut self) {
+        return_buffers(&mut self.levels);
     }
 }
 

@@ -182,6 +182,8 @@ pub(crate) struct Sandbox {
     /// `--from-dir` subdirectories that name no registered resource (served
     /// as lists, verbatim).
     pub dir_lists: Vec<String>,
+    /// The `Date` header of the current second.
+    date: Mutex<Option<(i64, HeaderValue)>>,
     tokens: TokenStore,
     nonces: NonceStore,
 }
@@ -219,6 +221,7 @@ impl Sandbox {
             manifest,
             clock_offset_s: parts.clock_offset_s,
             dir_lists,
+            date: Mutex::new(None),
             tokens: TokenStore::new(),
             nonces: NonceStore::new(),
         }
@@ -238,6 +241,21 @@ impl Sandbox {
     /// The sandbox's clock, in Unix seconds.
     fn now(&self) -> i64 {
         now_s().saturating_add(self.clock_offset_s)
+    }
+
+    /// The `Date` header for now on the sandbox's clock (formatted once a
+    /// second).
+    fn date_header(&self) -> Option<HeaderValue> {
+        let now = self.now();
+        let mut cached = lock(&self.date);
+        match &*cached {
+            Some((at, value)) if *at == now => Some(value.clone()),
+            _ => {
+                let value = http_date(now)?;
+                *cached = Some((now, value.clone()));
+                Some(value)
+            }
+        }
     }
 }
 
@@ -503,7 +521,7 @@ pub(crate) async fn handle(State(sb): State<Arc<Sandbox>>, req: Request) -> Resp
     let raw_path = parts.uri.path();
     let path = percent_encoding::percent_decode_str(raw_path).decode_utf8_lossy();
     let route = resolve(&path, &sb.dir_lists);
-    let date = || http_date(sb.now());
+    let date = || sb.date_header();
 
     // Faults and latency, as a front proxy would add them; never on the manifest.
     let mut truncate = false;
