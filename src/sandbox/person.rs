@@ -7,7 +7,6 @@
 use chrono::{Datelike, Days, NaiveDate};
 
 use super::population::Mix;
-use super::rdf::push_hex;
 use super::vocab::{CONDITIONS, Condition};
 
 const PERSON_SALT: u64 = 0x9E2507;
@@ -206,23 +205,36 @@ pub(crate) fn written(rng: &mut Mix, d: NaiveDate, p: Precision) -> String {
     s
 }
 
-/// The shape of a version-4 UUID.
-pub(crate) fn uuid(rng: &mut Mix) -> String {
+/// A statement's UUID (version-4 shaped), kept as a number and written
+/// when the statement is: numeric order is the order of the written form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct Uuid(u128);
+
+impl Uuid {
+    /// The 36 characters `xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`.
+    pub(crate) fn push_to(self, out: &mut String) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut buf = [b'-'; 36];
+        let mut digit = 0;
+        for (i, slot) in buf.iter_mut().enumerate() {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                continue;
+            }
+            *slot = HEX[((self.0 >> (124 - digit * 4)) & 15) as usize];
+            digit += 1;
+        }
+        // Hex digits and dashes are ASCII.
+        out.push_str(std::str::from_utf8(&buf).unwrap_or_default());
+    }
+}
+
+/// A new version-4 shaped UUID.
+pub(crate) fn uuid(rng: &mut Mix) -> Uuid {
     let a = rng.next_u64();
     let b = rng.next_u64();
-    let a = u128::from((a & 0xFFFF_FFFF_FFFF_0FFF) | 0x4000);
-    let b = u128::from((b & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000);
-    let mut out = String::with_capacity(36);
-    push_hex(&mut out, a >> 32, 8);
-    out.push('-');
-    push_hex(&mut out, a >> 16, 4);
-    out.push('-');
-    push_hex(&mut out, a, 4);
-    out.push('-');
-    push_hex(&mut out, b >> 48, 4);
-    out.push('-');
-    push_hex(&mut out, b, 12);
-    out
+    let a = (a & 0xFFFF_FFFF_FFFF_0FFF) | 0x4000;
+    let b = (b & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000;
+    Uuid(u128::from(a) << 64 | u128::from(b))
 }
 
 /// A decimal string with `decimals` places (no exponent, no `-0`).
@@ -245,12 +257,27 @@ mod tests {
         push_num(&mut s, 7, 2);
         push_num(&mut s, 0, 1);
         push_num(&mut s, 2010, 4);
-        push_hex(&mut s, 0xab, 4);
-        assert_eq!(s, "070201000ab");
-        let u = uuid(&mut Mix::keyed(1, 2, 3));
+        assert_eq!(s, "0702010");
+        let mut u = String::new();
+        Uuid(0x0123_4567_89ab_4def_8123_4567_89ab_cdef).push_to(&mut u);
+        assert_eq!(u, "01234567-89ab-4def-8123-456789abcdef");
+        let mut u = String::new();
+        uuid(&mut Mix::keyed(1, 2, 3)).push_to(&mut u);
         assert_eq!(u.len(), 36);
         assert_eq!(&u[14..15], "4");
         assert!(u.split('-').map(str::len).eq([8, 4, 4, 4, 12]));
+        // Numeric order is the order of the written form.
+        let mut ids: Vec<Uuid> = (0..50).map(|k| uuid(&mut Mix::keyed(1, 2, k))).collect();
+        ids.sort();
+        let written: Vec<String> = ids
+            .iter()
+            .map(|u| {
+                let mut s = String::new();
+                u.push_to(&mut s);
+                s
+            })
+            .collect();
+        assert!(written.windows(2).all(|w| w[0] < w[1]));
         assert_eq!(decimal(-0.0001, 2), "0.00");
         assert_eq!(decimal(36.61111, 1), "36.6");
     }

@@ -21,6 +21,7 @@
 use std::cell::RefCell;
 use std::fmt::Write as _;
 
+use super::person::Uuid;
 use super::population::Mix;
 use super::vocab::System;
 
@@ -109,6 +110,8 @@ pub(crate) enum Str<'a> {
     Safe(&'a str),
     /// Two parts, each already XML-escaped (or free of `&<>"`).
     Pair(&'a str, &'a str),
+    /// An XML-escaped URI prefix and a UUID.
+    Uuid(&'a str, Uuid),
 }
 
 impl<'a> From<&'a str> for Str<'a> {
@@ -139,6 +142,10 @@ impl Str<'_> {
             Str::Pair(a, b) => {
                 out.push_str(a);
                 out.push_str(b);
+            }
+            Str::Uuid(a, u) => {
+                out.push_str(a);
+                u.push_to(out);
             }
         }
     }
@@ -226,15 +233,6 @@ impl NodeId {
 
 fn node_id(out: &mut String, id: u128) {
     out.push_str(NodeId::new(id).as_str());
-}
-
-/// Append `digits` (at most 32) lower-case hex digits of `value`.
-pub(crate) fn push_hex(out: &mut String, value: u128, digits: u32) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digits = digits.min(32);
-    for i in (0..digits).rev() {
-        out.push(char::from(HEX[((value >> (i * 4)) & 15) as usize]));
-    }
 }
 
 thread_local! {

@@ -15,7 +15,7 @@
 //! mostly bare years.
 
 use super::{Ctx, Resource, Shape};
-use crate::sandbox::person::{Precision, iso, uuid, written};
+use crate::sandbox::person::{Uuid, Precision, iso, uuid, written};
 use crate::sandbox::population::Mix;
 use crate::sandbox::query::{self, Listed};
 use crate::sandbox::rdf::{EMPTY_GRAPH, Str, Style, Writer, sp};
@@ -43,7 +43,7 @@ const DATE: Precision = Precision {
 };
 
 struct Allergy {
-    uuid: String,
+    uuid: Uuid,
     kind: &'static AllergenKind,
     allergen: Coded,
     reaction: Coded,
@@ -53,8 +53,8 @@ struct Allergy {
 }
 
 impl Listed for Allergy {
-    fn id(&self) -> &str {
-        &self.uuid
+    fn id(&self) -> Uuid {
+        self.uuid
     }
     fn sort_value(&self) -> &str {
         &self.start
@@ -62,7 +62,7 @@ impl Listed for Allergy {
 }
 
 struct Exclusion {
-    uuid: String,
+    uuid: Uuid,
     name: Coded,
     date: String,
 }
@@ -135,7 +135,7 @@ fn generate(ctx: &Ctx<'_>) -> (Vec<Allergy>, Vec<Exclusion>) {
 }
 
 fn add_allergy<'a>(w: &mut Writer<'a>, ctx: &'a Ctx<'_>, prefix: &'a str, a: &'a Allergy) {
-    w.open_about(Str::Pair(prefix, &a.uuid), sp("Allergy"));
+    w.open_about(Str::Uuid(prefix, a.uuid), sp("Allergy"));
     w.res("sp:belongsTo", ctx.record());
     w.coded("sp:category", &ALLERGY_CATEGORY, a.kind.category);
     w.coded(a.kind.property, &a.kind.system, a.allergen);
@@ -166,7 +166,7 @@ fn write(ctx: &Ctx<'_>, out: &mut String) {
     }
     if !exclusions.is_empty() {
         for ex in &exclusions {
-            w.open_about(Str::Pair(&ex_prefix, &ex.uuid), sp("AllergyExclusion"));
+            w.open_about(Str::Uuid(&ex_prefix, ex.uuid), sp("AllergyExclusion"));
             w.res("sp:belongsTo", ctx.record());
             w.coded("sp:allergyExclusionName", &ALLERGY_EXCLUSION, ex.name);
             w.lit("dcterms:date", &ex.date);

@@ -7,6 +7,7 @@ use std::collections::HashSet;
 
 use super::medications::{Fill, Med, Prefixes, add_fill, add_medication, generate};
 use super::{Ctx, Resource, Shape, write_list};
+use crate::sandbox::person::Uuid;
 use crate::sandbox::query::Listed;
 use crate::sandbox::rdf::sp;
 
@@ -26,8 +27,8 @@ struct Dispensed<'a> {
 }
 
 impl Listed for Dispensed<'_> {
-    fn id(&self) -> &str {
-        &self.fill.uuid
+    fn id(&self) -> Uuid {
+        self.fill.uuid
     }
     fn sort_value(&self) -> &str {
         &self.fill.date
@@ -41,7 +42,7 @@ fn write(ctx: &Ctx<'_>, out: &mut String) {
         .flat_map(|med| med.fills.iter().map(move |fill| Dispensed { fill, med }))
         .collect();
     let prefixes = Prefixes::of(ctx);
-    let mut neighbours: HashSet<&str> = HashSet::new();
+    let mut neighbours: HashSet<Uuid> = HashSet::new();
     write_list(
         ctx,
         &RESOURCE,
@@ -49,7 +50,7 @@ fn write(ctx: &Ctx<'_>, out: &mut String) {
         &prefixes.fills,
         |g, d| {
             add_fill(g, ctx, d.fill, d.med, &prefixes);
-            if neighbours.insert(d.med.uuid.as_str()) {
+            if neighbours.insert(d.med.uuid) {
                 add_medication(g, ctx, d.med, &prefixes);
             }
         },

@@ -4,7 +4,7 @@
 //! a refusal reason. CVX ids keep their leading zeros (`03`).
 
 use super::{Ctx, Resource, Shape, write_list};
-use crate::sandbox::person::{add_years, iso, random_date, uuid};
+use crate::sandbox::person::{Uuid, add_years, iso, random_date, uuid};
 use crate::sandbox::query::Listed;
 use crate::sandbox::rdf::{Str, sp};
 use crate::sandbox::vocab::{
@@ -24,7 +24,7 @@ pub(crate) static RESOURCE: Resource = Resource {
 const SALT: u64 = 0x1A1A;
 
 struct Shot {
-    uuid: String,
+    uuid: Uuid,
     vaccine: &'static Vaccine,
     date: String,
     status: Coded,
@@ -32,8 +32,8 @@ struct Shot {
 }
 
 impl Listed for Shot {
-    fn id(&self) -> &str {
-        &self.uuid
+    fn id(&self) -> Uuid {
+        self.uuid
     }
     fn sort_value(&self) -> &str {
         &self.date
@@ -86,7 +86,7 @@ fn write(ctx: &Ctx<'_>, out: &mut String) {
         &shots,
         &prefix,
         |w, shot| {
-            w.open_about(Str::Pair(&prefix, &shot.uuid), sp("Immunization"));
+            w.open_about(Str::Uuid(&prefix, shot.uuid), sp("Immunization"));
             w.res("sp:belongsTo", ctx.record());
             w.lit("dcterms:date", &shot.date);
             w.coded("sp:administrationStatus", &ADMIN_STATUS, shot.status);

@@ -11,7 +11,7 @@
 //! malformed `2075--0`.
 
 use super::{Ctx, Resource, Shape, write_list};
-use crate::sandbox::person::{Precision, decimal, uuid, written};
+use crate::sandbox::person::{Uuid, Precision, decimal, uuid, written};
 use crate::sandbox::population::Mix;
 use crate::sandbox::query::Listed;
 use crate::sandbox::rdf::{Str, Writer, sp};
@@ -42,7 +42,7 @@ enum Outcome {
 }
 
 struct Lab {
-    uuid: String,
+    uuid: Uuid,
     test: &'static LabTest,
     loinc: &'static str,
     date: String,
@@ -51,8 +51,8 @@ struct Lab {
 }
 
 impl Listed for Lab {
-    fn id(&self) -> &str {
-        &self.uuid
+    fn id(&self) -> Uuid {
+        self.uuid
     }
     fn sort_value(&self) -> &str {
         &self.date
@@ -135,7 +135,7 @@ fn generate(ctx: &Ctx<'_>) -> Vec<Lab> {
 }
 
 fn add_lab<'a>(w: &mut Writer<'a>, ctx: &'a Ctx<'_>, prefix: &'a str, lab: &'a Lab) {
-    w.open_about(Str::Pair(prefix, &lab.uuid), sp("LabResult"));
+    w.open_about(Str::Uuid(prefix, lab.uuid), sp("LabResult"));
     w.res("sp:belongsTo", ctx.record());
     w.coded("sp:labName", &LOINC, (lab.loinc, lab.test.name));
     w.lit("dcterms:date", &lab.date);

@@ -9,7 +9,7 @@
 use chrono::Days;
 
 use super::{Ctx, Resource, Shape, write_list};
-use crate::sandbox::person::{Onset, Person, Precision, iso, uuid, written};
+use crate::sandbox::person::{Uuid, Onset, Person, Precision, iso, uuid, written};
 use crate::sandbox::population::Mix;
 use crate::sandbox::query::Listed;
 use crate::sandbox::rdf::{Str, Writer, sp};
@@ -37,7 +37,7 @@ const START: Precision = Precision {
 
 /// One dispensing event.
 pub(crate) struct Fill {
-    pub uuid: String,
+    pub uuid: Uuid,
     pub date: String,
     pub days: u32,
     pub quantity: Option<u32>,
@@ -45,7 +45,7 @@ pub(crate) struct Fill {
 
 /// One medication statement.
 pub(crate) struct Med {
-    pub uuid: String,
+    pub uuid: Uuid,
     pub drug: &'static Drug,
     pub title: &'static str,
     pub start: String,
@@ -57,8 +57,8 @@ pub(crate) struct Med {
 }
 
 impl Listed for Med {
-    fn id(&self) -> &str {
-        &self.uuid
+    fn id(&self) -> Uuid {
+        self.uuid
     }
     fn sort_value(&self) -> &str {
         &self.start
@@ -173,7 +173,7 @@ impl Prefixes {
 
 /// Add a medication statement with its nodes.
 pub(crate) fn add_medication<'a>(w: &mut Writer<'a>, ctx: &'a Ctx<'_>, med: &'a Med, prefixes: &'a Prefixes) {
-    w.open_about(Str::Pair(&prefixes.meds, &med.uuid), sp("Medication"));
+    w.open_about(Str::Uuid(&prefixes.meds, med.uuid), sp("Medication"));
     w.res("sp:belongsTo", ctx.record());
     w.coded("sp:drugName", &RXNORM_SEMANTIC, (med.drug.rxcui, med.title));
     w.lit("sp:startDate", &med.start);
@@ -188,7 +188,7 @@ pub(crate) fn add_medication<'a>(w: &mut Writer<'a>, ctx: &'a Ctx<'_>, med: &'a 
         w.value_and_unit("sp:frequency", value, unit);
     }
     for fill in &med.fills {
-        w.res("sp:fulfillment", Str::Pair(&prefixes.fills, &fill.uuid));
+        w.res("sp:fulfillment", Str::Uuid(&prefixes.fills, fill.uuid));
     }
     w.close();
 }
@@ -201,9 +201,9 @@ pub(crate) fn add_fill<'a>(
     med: &'a Med,
     prefixes: &'a Prefixes,
 ) {
-    w.open_about(Str::Pair(&prefixes.fills, &fill.uuid), sp("Fulfillment"));
+    w.open_about(Str::Uuid(&prefixes.fills, fill.uuid), sp("Fulfillment"));
     w.res("sp:belongsTo", ctx.record());
-    w.res("sp:medication", Str::Pair(&prefixes.meds, &med.uuid));
+    w.res("sp:medication", Str::Uuid(&prefixes.meds, med.uuid));
     w.lit("dcterms:date", &fill.date);
     w.num("sp:dispenseDaysSupply", u64::from(fill.days));
     if let Some(q) = fill.quantity {

@@ -5,7 +5,7 @@
 //! the ontology).
 
 use super::{Ctx, Resource, Shape, write_list};
-use crate::sandbox::person::{Precision, iso, uuid, written};
+use crate::sandbox::person::{Uuid, Precision, iso, uuid, written};
 use crate::sandbox::query::Listed;
 use crate::sandbox::rdf::{Str, sp};
 use crate::sandbox::vocab::{PROBLEM_STATUS, PROBLEM_STATUSES, SNOMED};
@@ -28,7 +28,7 @@ const START: Precision = Precision {
 };
 
 struct Problem {
-    uuid: String,
+    uuid: Uuid,
     snomed: &'static str,
     title: &'static str,
     start: String,
@@ -38,8 +38,8 @@ struct Problem {
 }
 
 impl Listed for Problem {
-    fn id(&self) -> &str {
-        &self.uuid
+    fn id(&self) -> Uuid {
+        self.uuid
     }
     fn sort_value(&self) -> &str {
         &self.start
@@ -87,7 +87,7 @@ fn write(ctx: &Ctx<'_>, out: &mut String) {
         &problems,
         &prefix,
         |w, p| {
-            w.open_about(Str::Pair(&prefix, &p.uuid), sp("Problem"));
+            w.open_about(Str::Uuid(&prefix, p.uuid), sp("Problem"));
             w.res("sp:belongsTo", ctx.record());
             w.coded("sp:problemName", &SNOMED, (p.snomed, p.title));
             w.lit("sp:startDate", &p.start);

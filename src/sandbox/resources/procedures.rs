@@ -5,7 +5,7 @@
 //! the generator does; the name's code is typed `spcode:SNOMED`.
 
 use super::{Ctx, Resource, Shape, write_list};
-use crate::sandbox::person::{Precision, uuid, written};
+use crate::sandbox::person::{Uuid, Precision, uuid, written};
 use crate::sandbox::query::Listed;
 use crate::sandbox::rdf::{Str, sp};
 use crate::sandbox::vocab::{
@@ -31,7 +31,7 @@ const DATE: Precision = Precision {
 };
 
 struct Procedure {
-    uuid: String,
+    uuid: Uuid,
     code: Coded,
     date: String,
     notes: &'static str,
@@ -39,8 +39,8 @@ struct Procedure {
 }
 
 impl Listed for Procedure {
-    fn id(&self) -> &str {
-        &self.uuid
+    fn id(&self) -> Uuid {
+        self.uuid
     }
     fn sort_value(&self) -> &str {
         &self.date
@@ -100,7 +100,7 @@ fn write(ctx: &Ctx<'_>, out: &mut String) {
         &procedures,
         &prefix,
         |w, p| {
-            w.open_about(Str::Pair(&prefix, &p.uuid), sp("Procedure"));
+            w.open_about(Str::Uuid(&prefix, p.uuid), sp("Procedure"));
             w.res("sp:belongsTo", ctx.record());
             w.lit("dcterms:date", &p.date);
             w.coded("sp:procedureName", &SNOMED, p.code);

@@ -12,7 +12,7 @@
 use chrono::NaiveDate;
 
 use super::{Ctx, Resource, Shape, write_list};
-use crate::sandbox::person::{Person, Precision, decimal, uuid, written};
+use crate::sandbox::person::{Uuid, Person, Precision, decimal, uuid, written};
 use crate::sandbox::population::Mix;
 use crate::sandbox::query::Listed;
 use crate::sandbox::rdf::{Str, Writer, sp};
@@ -49,8 +49,8 @@ struct Pressure {
 }
 
 struct VitalSet {
-    uuid: String,
-    encounter: String,
+    uuid: Uuid,
+    encounter: Uuid,
     date: String,
     encounter_type: (&'static str, &'static str),
     measurements: Vec<(&'static Vital, String)>,
@@ -58,8 +58,8 @@ struct VitalSet {
 }
 
 impl Listed for VitalSet {
-    fn id(&self) -> &str {
-        &self.uuid
+    fn id(&self) -> Uuid {
+        self.uuid
     }
     fn sort_value(&self) -> &str {
         &self.date
@@ -170,8 +170,8 @@ fn add_set<'a>(
     encounters: &'a str,
     set: &'a VitalSet,
 ) {
-    let encounter_uri = Str::Pair(encounters, &set.encounter);
-    w.open_about(Str::Pair(prefix, &set.uuid), sp("VitalSignSet"));
+    let encounter_uri = Str::Uuid(encounters, set.encounter);
+    w.open_about(Str::Uuid(prefix, set.uuid), sp("VitalSignSet"));
     w.res("sp:belongsTo", ctx.record());
     w.lit("dcterms:date", &set.date);
     w.res("sp:encounter", encounter_uri.clone());
