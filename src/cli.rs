@@ -190,6 +190,39 @@ pub struct OutputArgs {
     /// of the records seen (`0.05`, `5%`).
     #[arg(long, value_name = "N|FRACTION")]
     pub max_failed: Option<String>,
+    /// An object-store option (repeatable): credentials, endpoint, region,
+    /// e.g. `aws_endpoint_url=http://127.0.0.1:9000`, `aws_region=eu-west-1`;
+    /// `max_retries=N` and `retry_timeout=SECONDS` tune retries. The usual
+    /// environment variables (AWS_*, GOOGLE_*, AZURE_*) are read too.
+    #[arg(long = "storage-option", value_name = "KEY=VALUE")]
+    pub storage_options: Vec<String>,
+    /// The scheduler's run key (e.g. Airflow's `{{ ds }}`): a Delta table
+    /// records it with the commit, so a run key commits at most once.
+    /// Default: the UTC date the run started.
+    #[arg(long, value_name = "KEY")]
+    pub run_key: Option<String>,
+    /// Delta: add this run's rows to the table, or replace its contents in
+    /// one commit (the previous version stays readable by time travel).
+    #[arg(long, value_enum, default_value_t = ModeArg::Append)]
+    pub mode: ModeArg,
+}
+
+/// `--mode`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    /// Append the run's rows.
+    Append,
+    /// Replace the table's contents.
+    Overwrite,
+}
+
+impl From<ModeArg> for crate::load::destination::WriteMode {
+    fn from(m: ModeArg) -> Self {
+        match m {
+            ModeArg::Append => crate::load::destination::WriteMode::Append,
+            ModeArg::Overwrite => crate::load::destination::WriteMode::Overwrite,
+        }
+    }
 }
 
 impl OutputArgs {
@@ -203,6 +236,9 @@ impl OutputArgs {
             part_records: 10_000,
             part_seconds: 3600,
             max_failed: None,
+            storage_options: Vec::new(),
+            run_key: None,
+            mode: ModeArg::Append,
         }
     }
 }
@@ -279,6 +315,8 @@ pub enum FormatArg {
     Parquet,
     /// RFC 4180 CSV with a header in every part.
     Csv,
+    /// A Delta Lake table (Parquet parts and a transaction log).
+    Delta,
 }
 
 impl From<FormatArg> for Format {
@@ -286,6 +324,7 @@ impl From<FormatArg> for Format {
         match f {
             FormatArg::Parquet => Format::Parquet,
             FormatArg::Csv => Format::Csv,
+            FormatArg::Delta => Format::Delta,
         }
     }
 }

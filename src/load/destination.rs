@@ -2,7 +2,9 @@
 //! [`Location`]: where that is, and [`open`]: the registry that turns a
 //! location and a format into a destination.
 
+use super::delta::DeltaDestination;
 use super::manifest::Manifest;
+use super::object::RemoteStore;
 use super::output::Output;
 use super::store::Store;
 use super::{Format, LoadError, LocalStore, PartWriter, WriterOptions};
@@ -230,6 +232,13 @@ pub struct DestinationOptions {
     pub run_key: Option<String>,
     /// Append or overwrite (Delta).
     pub mode: WriteMode,
+    /// The pipeline's name (Delta's application transaction id).
+    pub pipeline: String,
+    /// Each table's directory and full Arrow schema (Delta creates its
+    /// tables from them; empty: read from the first part).
+    pub tables: Vec<(String, SchemaRef)>,
+    /// The partition columns (Delta's partition columns).
+    pub partition_by: Vec<String>,
 }
 
 /// The registry: a destination for `location` in `format`. One line per
@@ -239,29 +248,31 @@ pub fn open(
     format: Format,
     options: &DestinationOptions,
 ) -> Result<Box<dyn Destination>, LoadError> {
-    let _ = options;
-    let store: Box<dyn Store> = match location {
-        Location::Local(path) => Box::new(LocalStore::new(path.clone())),
+    let (store, remote): (Box<dyn Store>, Option<RemoteStore>) = match location {
+        Location::Local(path) => (Box::new(LocalStore::new(path.clone())), None),
         Location::Remote(url) => {
-            return Err(LoadError::Store {
-                path: PathBuf::from(redact(url)),
-                message: format!(
-                    "object storage (`{}`) is not available in this build",
-                    redact(url)
-                ),
-                hint: "write to a local directory".into(),
-                usage: true,
-            });
+            let r = RemoteStore::open(url, &options.storage)?;
+            (Box::new(r.clone()), Some(r))
         }
     };
-    match format {
-        Format::Parquet | Format::Csv => Ok(Box::new(Output::new(store))),
-        Format::Delta => Err(LoadError::Store {
+    if location.as_local().is_some() && !options.storage.0.is_empty() {
+        return Err(LoadError::Store {
             path: PathBuf::from(location.to_string()),
-            message: "Delta Lake output is not available in this build".into(),
-            hint: "use `format = \"parquet\"`".into(),
+            message: format!(
+                "--storage-option applies to object storage, and `{location}` is a local directory"
+            ),
+            hint: "remove --storage-option, or give an `s3://`, `gs://` or `az://` --output".into(),
             usage: true,
-        }),
+        });
+    }
+    match format {
+        Format::Parquet | Format::Csv => {
+            let run_key = options.run_key.clone();
+            Ok(Box::new(Output::new(store).with_run_key(run_key)))
+        }
+        Format::Delta => Ok(Box::new(DeltaDestination::new(
+            location, store, remote, options,
+        )?)),
     }
 }
 
