@@ -201,7 +201,7 @@ impl DeltaDestination {
         let (root, prefixed, url): (Arc<dyn ObjectStore>, Arc<dyn ObjectStore>, reqwest::Url) =
             match &self.root {
                 Root::Local(p) => {
-                    let abs = std::fs::canonicalize(p)
+                    let abs = std::path::absolute(p)
                         .map_err(|e| LoadError::io("open", p, e))?
                         .join(dir);
                     std::fs::create_dir_all(&abs).map_err(|e| LoadError::io("create", &abs, e))?;
@@ -231,6 +231,11 @@ impl DeltaDestination {
 
     /// The table in `dir`, loaded, or `None` when there is none yet.
     fn load_table(&self, dir: &str) -> Result<Option<DeltaTable>, LoadError> {
+        if let Root::Local(p) = &self.root
+            && !p.join(dir).join("_delta_log").is_dir()
+        {
+            return Ok(None);
+        }
         let log_store = self.log_store(dir)?;
         let loc = self.location.join(dir);
         block_on(&self.handle, async move {

@@ -55,6 +55,9 @@ pub struct RemoteStore {
     prefix: String,
     url: reqwest::Url,
     handle: Handle,
+    /// How long failed requests are retried (on top of the store client's
+    /// own retries, which skip conditional writes).
+    retry: RetryConfig,
 }
 
 impl std::fmt::Debug for RemoteStore {
@@ -233,6 +236,7 @@ impl RemoteStore {
             )
         })?;
         let inner = build(url, options)?;
+        let retry = retry_config(url, options)?;
         let prefix = url.path().trim_matches('/').to_owned();
         // Azure URLs name the container in the host or the path; the
         // builder took it, and the prefix is what follows it.
@@ -248,6 +252,7 @@ impl RemoteStore {
             prefix,
             url: url.clone(),
             handle,
+            retry,
         })
     }
 
@@ -264,6 +269,7 @@ impl RemoteStore {
             prefix: prefix.trim_matches('/').to_owned(),
             url,
             handle,
+            retry: RetryConfig::default(),
         }
     }
 
@@ -321,8 +327,75 @@ impl RemoteStore {
         }
     }
 
+    /// `op` with retries (see [`with_retries`]).
+    fn retrying<T, F, Fut>(&self, what: &str, op: F) -> object_store::Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = object_store::Result<T>>,
+    {
+        with_retries(&self.handle, &self.retry, what, op).0
+    }
+
     fn err(&self, action: &str, rel: &str, e: object_store::Error) -> LoadError {
         store_error(&self.url, &self.describe_path(rel), action, e)
+    }
+}
+
+/// True for a failure worth retrying: the request did not get an answer
+/// (connection refused or reset, a timeout) or the server failed (5xx).
+fn transient(e: &object_store::Error) -> bool {
+    let object_store::Error::Generic { .. } = e else {
+        return false;
+    };
+    let m = e.to_string().to_ascii_lowercase();
+    [
+        "error sending request",
+        "connection",
+        "timed out",
+        "timeout",
+        "broken pipe",
+        "reset by peer",
+        "server error",
+        "500 internal",
+        "502 bad gateway",
+        "503 service",
+        "504 gateway",
+    ]
+    .iter()
+    .any(|k| m.contains(k))
+}
+
+/// Runs `op` until it succeeds, fails for good, or the retry budget
+/// (`retry.max_retries` attempts after the first, within
+/// `retry.retry_timeout`) is spent; exponential backoff from 100 ms to 5 s.
+/// Returns the result and whether it took more than one attempt.
+pub(crate) fn with_retries<T, F, Fut>(
+    handle: &Handle,
+    retry: &RetryConfig,
+    what: &str,
+    mut op: F,
+) -> (object_store::Result<T>, bool)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = object_store::Result<T>>,
+{
+    let t0 = std::time::Instant::now();
+    let mut delay = Duration::from_millis(100);
+    let mut attempt = 0usize;
+    loop {
+        match block_on(handle, op()) {
+            Err(e)
+                if transient(&e)
+                    && attempt < retry.max_retries
+                    && t0.elapsed() + delay < retry.retry_timeout =>
+            {
+                attempt += 1;
+                tracing::warn!(attempt, error = %scrub(&e.to_string()), "object store: {what} failed; retrying");
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            r => return (r, attempt > 0),
+        }
     }
 }
 
@@ -342,13 +415,12 @@ pub(crate) fn store_error(
     e: object_store::Error,
 ) -> LoadError {
     use object_store::Error as E;
-    let detail = scrub(&e.to_string());
+    let full = e.to_string();
+    let detail = scrub(&full);
     let (message, hint) = match &e {
-        E::PermissionDenied { .. } | E::Unauthenticated { .. } => (
-            format!("the store refused the credentials to {action} `{what}`: {detail}"),
-            "check the credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, GOOGLE_APPLICATION_CREDENTIALS, AZURE_STORAGE_ACCOUNT_KEY, or --storage-option) and that they may read and write this prefix".to_owned(),
-        ),
-        _ if is_missing_bucket(&detail) => (
+        E::PermissionDenied { .. } | E::Unauthenticated { .. } => refused(action, what, &detail),
+        _ if is_refused(&full) => refused(action, what, &detail),
+        _ if is_missing_bucket(&full) => (
             format!("the bucket of `{}` does not exist ({action} failed: {detail})", redact(url)),
             "create the bucket (or container) first, or fix the name in --output".to_owned(),
         ),
@@ -363,6 +435,28 @@ pub(crate) fn store_error(
         hint,
         usage: false,
     }
+}
+
+/// The message and hint of refused credentials.
+fn refused(action: &str, what: &str, detail: &str) -> (String, String) {
+    (
+        format!("the store refused the credentials to {action} `{what}`: {detail}"),
+        "check the credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, GOOGLE_APPLICATION_CREDENTIALS, AZURE_STORAGE_ACCOUNT_KEY, or --storage-option) and that they may read and write this prefix".to_owned(),
+    )
+}
+
+fn is_refused(full: &str) -> bool {
+    [
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "AccessDenied",
+        "AuthorizationFailure",
+        "AuthenticationFailed",
+        "403 Forbidden",
+        "401 Unauthorized",
+    ]
+    .iter()
+    .any(|k| full.contains(k))
 }
 
 fn is_missing_bucket(detail: &str) -> bool {
@@ -382,7 +476,10 @@ impl Store for RemoteStore {
     fn prepare(&mut self) -> Result<bool, LoadError> {
         let prefix = (!self.prefix.is_empty()).then(|| ObjPath::from(self.prefix.as_str()));
         let store = self.inner.clone();
-        let result = self.block(async move { store.list_with_delimiter(prefix.as_ref()).await });
+        let result = self.retrying("list", || {
+            let (store, prefix) = (store.clone(), prefix.clone());
+            async move { store.list_with_delimiter(prefix.as_ref()).await }
+        });
         match result {
             Ok(_) => Ok(false),
             Err(e) => Err(self.list_error(e)),
@@ -397,13 +494,16 @@ impl Store for RemoteStore {
         } else {
             format!("{}/", self.prefix)
         };
-        let metas = self.block(async move {
+        let metas = self.retrying("list", || {
+            let (store, prefix) = (store.clone(), prefix.clone());
+            async move {
             let mut out = Vec::new();
             let mut s = store.list(prefix.as_ref());
             while let Some(m) = s.next().await {
                 out.push(m?);
             }
             Ok::<_, object_store::Error>(out)
+            }
         });
         let metas = metas.map_err(|e| self.list_error(e))?;
         let mut out: Vec<Listed> = metas
@@ -425,11 +525,14 @@ impl Store for RemoteStore {
     fn read_versioned(&self, path: &str) -> Result<Option<(Vec<u8>, Option<String>)>, LoadError> {
         let key = self.key(path);
         let store = self.inner.clone();
-        let got = self.block(async move {
-            let r = store.get(&key).await?;
-            let etag = r.meta.e_tag.clone();
-            let bytes = r.bytes().await?;
-            Ok::<_, object_store::Error>((bytes.to_vec(), etag))
+        let got = self.retrying("read", || {
+            let (store, key) = (store.clone(), key.clone());
+            async move {
+                let r = store.get(&key).await?;
+                let etag = r.meta.e_tag.clone();
+                let bytes = r.bytes().await?;
+                Ok::<_, object_store::Error>((bytes.to_vec(), etag))
+            }
         });
         match got {
             Ok(v) => Ok(Some(v)),
@@ -442,7 +545,10 @@ impl Store for RemoteStore {
         let key = self.key(path);
         let store = self.inner.clone();
         let mut stream = self
-            .block(async move { store.get(&key).await.map(|r| r.into_stream()) })
+            .retrying("read", || {
+                let (store, key) = (store.clone(), key.clone());
+                async move { store.get(&key).await.map(|r| r.into_stream()) }
+            })
             .map_err(|e| self.err("read", path, e))?;
         let mut n = 0u64;
         loop {
@@ -462,7 +568,10 @@ impl Store for RemoteStore {
         let key = self.key(path);
         let store = self.inner.clone();
         let payload = PutPayload::from(bytes.to_vec());
-        self.block(async move { store.put(&key, payload).await })
+        self.retrying("write", || {
+            let (store, key, payload) = (store.clone(), key.clone(), payload.clone());
+            async move { store.put(&key, payload).await }
+        })
             .map(|_| ())
             .map_err(|e| self.err("write", path, e))
     }
@@ -483,11 +592,26 @@ impl Store for RemoteStore {
             }),
         };
         let payload = PutPayload::from(bytes.to_vec());
-        let result = self.block(async move {
-            store
-                .put_opts(&key, payload, PutOptions::from(mode))
-                .await
+        let (result, retried) = with_retries(&self.handle, &self.retry, "write the checkpoint", || {
+            let (store, key, payload, mode) =
+                (store.clone(), key.clone(), payload.clone(), mode.clone());
+            async move { store.put_opts(&key, payload, PutOptions::from(mode)).await }
         });
+        let result = match result {
+            // A retried write whose first attempt had in fact landed: the
+            // checkpoint holds exactly our bytes.
+            Err(
+                object_store::Error::AlreadyExists { .. }
+                | object_store::Error::Precondition { .. },
+            ) if retried => match self.read_versioned(path)? {
+                Some((b, Some(tag))) if b == bytes => Ok(object_store::PutResult {
+                    e_tag: Some(tag),
+                    version: None,
+                }),
+                _ => result,
+            },
+            r => r,
+        };
         match result {
             Ok(r) => match r.e_tag {
                 Some(tag) => {
@@ -518,7 +642,11 @@ impl Store for RemoteStore {
     fn version(&self, path: &str) -> Result<Option<String>, LoadError> {
         let key = self.key(path);
         let store = self.inner.clone();
-        match self.block(async move { store.head(&key).await }) {
+        let head = self.retrying("inspect", || {
+            let (store, key) = (store.clone(), key.clone());
+            async move { store.head(&key).await }
+        });
+        match head {
             Ok(m) => Ok(m.e_tag),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(self.err("inspect", path, e)),
@@ -528,11 +656,14 @@ impl Store for RemoteStore {
     fn delete(&self, path: &str) -> Result<bool, LoadError> {
         let key = self.key(path);
         let store = self.inner.clone();
-        let result = self.block(async move {
-            match store.head(&key).await {
-                Ok(_) => store.delete(&key).await.map(|()| true),
-                Err(object_store::Error::NotFound { .. }) => Ok(false),
-                Err(e) => Err(e),
+        let result = self.retrying("delete", || {
+            let (store, key) = (store.clone(), key.clone());
+            async move {
+                match store.head(&key).await {
+                    Ok(_) => store.delete(&key).await.map(|()| true),
+                    Err(object_store::Error::NotFound { .. }) => Ok(false),
+                    Err(e) => Err(e),
+                }
             }
         });
         result.map_err(|e| self.err("delete", path, e))
@@ -541,8 +672,11 @@ impl Store for RemoteStore {
     fn create_part(&self, path: &str) -> Result<Box<dyn PartSink>, LoadError> {
         let key = self.key(path);
         let store = self.inner.clone();
-        let probe = key.clone();
-        match self.block(async move { store.head(&probe).await }) {
+        let head = self.retrying("inspect", || {
+            let (store, key) = (store.clone(), key.clone());
+            async move { store.head(&key).await }
+        });
+        match head {
             Ok(_) => {
                 return Err(LoadError::PartExists {
                     path: PathBuf::from(self.describe_path(path)),
@@ -560,6 +694,8 @@ impl Store for RemoteStore {
             buf: Vec::new(),
             upload: None,
             in_flight: None,
+            retry: self.retry.clone(),
+            sent: 0,
         }))
     }
 
@@ -581,6 +717,9 @@ struct RemotePart {
     upload: Option<Box<dyn object_store::MultipartUpload>>,
     /// The chunk being sent.
     in_flight: Option<JoinHandle<object_store::Result<()>>>,
+    retry: RetryConfig,
+    /// Bytes handed to the upload so far.
+    sent: u64,
 }
 
 impl RemotePart {
@@ -598,12 +737,15 @@ impl RemotePart {
     fn send_chunk(&mut self) -> object_store::Result<()> {
         self.wait_in_flight()?;
         if self.upload.is_none() {
-            let store = self.store.clone();
-            let key = self.key.clone();
-            let upload = block_on(&self.handle, async move { store.put_multipart(&key).await })?;
-            self.upload = Some(upload);
+            let (store, key) = (self.store.clone(), self.key.clone());
+            let (upload, _) = with_retries(&self.handle, &self.retry, "start an upload", || {
+                let (store, key) = (store.clone(), key.clone());
+                async move { store.put_multipart(&key).await }
+            });
+            self.upload = Some(upload?);
         }
         let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
+        self.sent += chunk.len() as u64;
         if let Some(upload) = self.upload.as_mut() {
             let fut = upload.put_part(PutPayload::from(chunk));
             self.in_flight = Some(self.handle.spawn(fut));
@@ -614,13 +756,21 @@ impl RemotePart {
     fn finish(&mut self) -> object_store::Result<()> {
         if self.upload.is_none() {
             // One chunk or less: a single PUT, refused if the name exists.
-            let store = self.store.clone();
-            let key = self.key.clone();
+            let (store, key) = (self.store.clone(), self.key.clone());
+            let len = self.buf.len() as u64;
             let payload = PutPayload::from(std::mem::take(&mut self.buf));
-            let opts = PutOptions::from(PutMode::Create);
-            return block_on(&self.handle, async move {
-                store.put_opts(&key, payload, opts).await.map(|_| ())
+            let (result, retried) = with_retries(&self.handle, &self.retry, "upload a part", || {
+                let (store, key, payload) = (store.clone(), key.clone(), payload.clone());
+                let opts = PutOptions::from(PutMode::Create);
+                async move { store.put_opts(&key, payload, opts).await.map(|_| ()) }
             });
+            return match result {
+                // The first attempt had landed: the part is there, whole.
+                Err(e @ object_store::Error::AlreadyExists { .. }) if retried => {
+                    if self.landed(len) { Ok(()) } else { Err(e) }
+                }
+                r => r,
+            };
         }
         if !self.buf.is_empty() {
             self.send_chunk()?;
@@ -628,7 +778,12 @@ impl RemotePart {
         self.wait_in_flight()?;
         let mut upload = self.upload.take();
         let result = match upload.as_mut() {
-            Some(u) => block_on(&self.handle, u.complete()).map(|_| ()),
+            Some(u) => match block_on(&self.handle, u.complete()) {
+                Ok(_) => Ok(()),
+                // The answer was lost but the upload completed.
+                Err(e) if transient(&e) && self.landed(self.sent) => Ok(()),
+                Err(e) => Err(e),
+            },
             None => Ok(()),
         };
         if result.is_err()
@@ -637,6 +792,16 @@ impl RemotePart {
             let _ = block_on(&self.handle, u.abort());
         }
         result
+    }
+
+    /// True when the part is in the store with `len` bytes.
+    fn landed(&self, len: u64) -> bool {
+        let (store, key) = (self.store.clone(), self.key.clone());
+        let (head, _) = with_retries(&self.handle, &self.retry, "inspect a part", || {
+            let (store, key) = (store.clone(), key.clone());
+            async move { store.head(&key).await }
+        });
+        head.is_ok_and(|m| m.size == len)
     }
 
     fn abandon(&mut self) {

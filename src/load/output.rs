@@ -448,12 +448,15 @@ impl Destination for Output {
     fn open(&mut self, claim: &Claim) -> Result<Opened, LoadError> {
         self.control = claim.control_dir.trim_matches('/').to_owned();
         self.locked = self.store.prepare()?;
-        let listed = self.store.list()?;
-        let has = |rel: &str| listed.iter().any(|l| l.path == rel);
+        // The checkpoint before the listing: every part it lists was
+        // complete before it was stored, so the listing shows it even if
+        // another run (on a store without a lock) moves on in between.
         let (cp, cp_version) = match self.read_checkpoint_versioned()? {
             Some((cp, v)) => (Some(cp), v),
             None => (None, None),
         };
+        let listed = self.store.list()?;
+        let has = |rel: &str| listed.iter().any(|l| l.path == rel);
         let manifest = if has(&self.ctl(MANIFEST_FILE)) {
             self.read_manifest_file()?
         } else {
