@@ -63,7 +63,14 @@ fn delta_runs_commit_once_per_run_key_append_and_overwrite() {
     let t = table.to_string_lossy().into_owned();
     let w = want.to_string_lossy().into_owned();
     let delta = |key: &str, extra: &[&str]| {
-        let mut args = vec!["--format", "delta", "--part-records", "30", "--run-key", key];
+        let mut args = vec![
+            "--format",
+            "delta",
+            "--part-records",
+            "30",
+            "--run-key",
+            key,
+        ];
         args.extend_from_slice(extra);
         run(PIPELINE, &sb.api_base, &table, &args)
     };
@@ -78,8 +85,8 @@ fn delta_runs_commit_once_per_run_key_append_and_overwrite() {
     .expect("json");
     assert_eq!(m["run_key"], "2026-12-01");
     assert_eq!(m["rows"], r["rows"]);
-    let log = std::fs::read_to_string(table.join("_delta_log/00000000000000000000.json"))
-        .expect("log");
+    let log =
+        std::fs::read_to_string(table.join("_delta_log/00000000000000000000.json")).expect("log");
     assert!(
         log.contains("\"appId\":\"smartsweep/medications/2026-12-01\""),
         "{log}"
@@ -260,7 +267,10 @@ fn partition_by_writes_hive_directories_for_parquet_and_delta() {
     let r = read_back(&["delta", &dl.to_string_lossy(), &w], None);
     assert_eq!(r["version"], 0);
     let log = std::fs::read_to_string(dl.join("_delta_log/00000000000000000000.json")).unwrap();
-    assert!(log.contains("\"partitionColumns\":[\"frequency_unit\"]"), "{log}");
+    assert!(
+        log.contains("\"partitionColumns\":[\"frequency_unit\"]"),
+        "{log}"
+    );
     assert!(log.contains("\"frequency_unit\":null"), "{log}");
     sb.stop();
 }
@@ -284,12 +294,22 @@ fn delta_on_s3_and_parquet_on_s3_read_back_by_independent_readers() {
         PIPELINE,
         &sb.api_base,
         Path::new("s3://lake/tables/medications"),
-        &["--format", "delta", "--part-records", "50", "--run-key", "2026-12-04"],
+        &[
+            "--format",
+            "delta",
+            "--part-records",
+            "50",
+            "--run-key",
+            "2026-12-04",
+        ],
     );
     s3_env(&mut c, &endpoint);
     let o = c.output().expect("run");
     assert_eq!(code(&o), 0, "{}", text(&o));
-    let r = read_back(&["delta", "s3://lake/tables/medications", &w], Some(&endpoint));
+    let r = read_back(
+        &["delta", "s3://lake/tables/medications", &w],
+        Some(&endpoint),
+    );
     assert_eq!(r["version"], 0);
     let store = s3(&endpoint, "lake");
     assert!(get(&store, "tables/medications/_smartsweep/2026-12-04/_SUCCESS").is_some());

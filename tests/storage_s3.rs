@@ -75,7 +75,9 @@ fn finished_cleanly(store: &std::sync::Arc<dyn object_store::ObjectStore>, prefi
 
 #[test]
 fn s3_output_equals_a_local_run_and_a_rerun_is_a_no_op() {
-    let Some(moto) = Moto::start(&["out"]) else { return };
+    let Some(moto) = Moto::start(&["out"]) else {
+        return;
+    };
     let sb = Sandbox::start(config(300, 5));
     let args = ["--part-records", "40"];
     let expected = clean_rows(&sb, &args);
@@ -104,7 +106,9 @@ fn s3_output_equals_a_local_run_and_a_rerun_is_a_no_op() {
 
 #[test]
 fn kill_9_on_s3_then_resume_gives_the_rows_of_an_uninterrupted_run() {
-    let Some(moto) = Moto::start(&["out"]) else { return };
+    let Some(moto) = Moto::start(&["out"]) else {
+        return;
+    };
     let mut cfg = config(300, 7);
     cfg.data_latency = Duration::from_millis(2);
     let sb = Sandbox::start(cfg);
@@ -141,7 +145,9 @@ fn kill_9_on_s3_then_resume_gives_the_rows_of_an_uninterrupted_run() {
 
 #[test]
 fn two_concurrent_runs_on_one_s3_output_never_both_own_it() {
-    let Some(moto) = Moto::start(&["out"]) else { return };
+    let Some(moto) = Moto::start(&["out"]) else {
+        return;
+    };
     let mut cfg = config(300, 9);
     cfg.data_latency = Duration::from_millis(3);
     let sb = Sandbox::start(cfg);
@@ -177,7 +183,12 @@ fn two_concurrent_runs_on_one_s3_output_never_both_own_it() {
                 refused += 1;
             }
         }
-        assert!(refused >= 1, "both runs claimed the output:\n{}\n{}", text(&a), text(&b));
+        assert!(
+            refused >= 1,
+            "both runs claimed the output:\n{}\n{}",
+            text(&a),
+            text(&b)
+        );
         // Whatever happened, re-running finishes it with exactly the rows.
         for _ in 0..3 {
             let o = s3_run(&sb.api_base, &moto.endpoint(), &url, &args)
@@ -217,7 +228,9 @@ fn bad_locations_fail_clearly_before_any_record_is_fetched() {
     assert_eq!(code(&o), 2, "{}", text(&o));
     assert!(text(&o).contains("local directory"), "{}", text(&o));
 
-    let Some(moto) = Moto::start(&["out"]) else { return };
+    let Some(moto) = Moto::start(&["out"]) else {
+        return;
+    };
     let mut c = s3_run(api, &moto.endpoint(), "s3://no-such-bucket/x", &[]);
     let o = c.output().expect("run");
     assert_eq!(code(&o), 1, "{}", text(&o));
@@ -237,7 +250,9 @@ fn bad_locations_fail_clearly_before_any_record_is_fetched() {
     assert_eq!(code(&o), 2, "{}", text(&o));
     assert!(text(&o).contains("`no_such_option`"), "{}", text(&o));
 
-    let Some(locked) = Moto::start_with(&["out"], true) else { return };
+    let Some(locked) = Moto::start_with(&["out"], true) else {
+        return;
+    };
     let mut c = s3_run(api, &locked.endpoint(), "s3://out/x", &[]);
     let o = c.output().expect("run");
     assert_eq!(code(&o), 1, "{}", text(&o));
@@ -250,7 +265,9 @@ fn bad_locations_fail_clearly_before_any_record_is_fetched() {
 
 #[test]
 fn a_store_that_goes_away_mid_run_is_retried_or_aborts_resumably() {
-    let Some(moto) = Moto::start(&["out"]) else { return };
+    let Some(moto) = Moto::start(&["out"]) else {
+        return;
+    };
     let mut cfg = config(300, 13);
     cfg.data_latency = Duration::from_millis(5);
     let sb = Sandbox::start(cfg);
@@ -319,7 +336,9 @@ fn parts_larger_than_a_chunk_stream_out_and_are_invisible_until_committed() {
     use smartsweep::load::destination::StorageOptions;
     use smartsweep::load::object::{CHUNK, RemoteStore};
     use std::io::Write;
-    let Some(moto) = Moto::start(&["out"]) else { return };
+    let Some(moto) = Moto::start(&["out"]) else {
+        return;
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -363,9 +382,13 @@ fn parts_larger_than_a_chunk_stream_out_and_are_invisible_until_committed() {
             drop(part);
             // Conditional checkpoint: create, update, and a stale update.
             let mut v = None;
-            remote.put_checkpoint("_checkpoint.json", b"1", &mut v).expect("create");
+            remote
+                .put_checkpoint("_checkpoint.json", b"1", &mut v)
+                .expect("create");
             let stale = v.clone();
-            remote.put_checkpoint("_checkpoint.json", b"2", &mut v).expect("update");
+            remote
+                .put_checkpoint("_checkpoint.json", b"2", &mut v)
+                .expect("update");
             let mut s = stale;
             assert!(matches!(
                 remote.put_checkpoint("_checkpoint.json", b"3", &mut s),

@@ -11,8 +11,8 @@ mod validate;
 
 use crate::cli::{Cli, Command, OutputArgs, SourceArgs};
 use crate::engine::{EngineError, MaxFailed, RunConfig, Shutdown, Source};
-use crate::load::destination::{DestinationOptions, StorageOptions};
 use crate::extract::{self, ClientConfig, RetryPolicy};
+use crate::load::destination::{DestinationOptions, StorageOptions};
 use crate::pipeline::{Overrides, Plan};
 use crate::record::RecordId;
 use crate::sandbox::{self, SandboxConfig, SandboxHandle};
@@ -272,8 +272,12 @@ fn destination_options(plan: &Plan, out: &OutputArgs) -> Result<DestinationOptio
         storage.0.insert(k.to_owned(), v.to_owned());
     }
     if let Some(k) = &out.run_key {
-        crate::load::delta::check_run_key(k)
-            .map_err(|m| usage(m, "pass a date or a scheduler's logical date, e.g. --run-key 2026-12-04"))?;
+        crate::load::delta::check_run_key(k).map_err(|m| {
+            usage(
+                m,
+                "pass a date or a scheduler's logical date, e.g. --run-key 2026-12-04",
+            )
+        })?;
     }
     let partition_by = plan.output.partition_by.clone();
     Ok(DestinationOptions {

@@ -39,12 +39,12 @@ use super::{LoadError, PartWriter, WriterOptions};
 use crate::checkpoint::{Checkpoint, CommittedPart};
 use crate::failure::RecordFailure;
 use arrow_schema::SchemaRef;
+use deltalake_core::DeltaTable;
 use deltalake_core::kernel::engine::arrow_conversion::TryIntoKernel as _;
 use deltalake_core::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake_core::kernel::{Action, Add, StructType, Transaction};
 use deltalake_core::logstore::{LogStoreRef, StorageConfig, default_logstore};
 use deltalake_core::protocol::{DeltaOperation, SaveMode};
-use deltalake_core::DeltaTable;
 use object_store::ObjectStore;
 use object_store::path::Path as ObjPath;
 use object_store::prefix::PrefixStore;
@@ -205,8 +205,9 @@ impl DeltaDestination {
                         .map_err(|e| LoadError::io("open", p, e))?
                         .join(dir);
                     std::fs::create_dir_all(&abs).map_err(|e| LoadError::io("create", &abs, e))?;
-                    let url = reqwest::Url::from_directory_path(&abs)
-                        .map_err(|()| delta_error(&self.location, "open", "not an absolute path"))?;
+                    let url = reqwest::Url::from_directory_path(&abs).map_err(|()| {
+                        delta_error(&self.location, "open", "not an absolute path")
+                    })?;
                     let prefixed = object_store::local::LocalFileSystem::new_with_prefix(&abs)
                         .map_err(|e| delta_error(&self.location, "open", e))?;
                     (
@@ -221,12 +222,19 @@ impl DeltaDestination {
                     let mut url = r.url().clone();
                     url.set_query(None);
                     url.set_path(&format!("/{prefix}/"));
-                    let prefixed: Arc<dyn ObjectStore> =
-                        Arc::new(PrefixStore::new(root.clone(), ObjPath::from(prefix.as_str())));
+                    let prefixed: Arc<dyn ObjectStore> = Arc::new(PrefixStore::new(
+                        root.clone(),
+                        ObjPath::from(prefix.as_str()),
+                    ));
                     (root, prefixed, url)
                 }
             };
-        Ok(default_logstore(prefixed, root, &url, &StorageConfig::default()))
+        Ok(default_logstore(
+            prefixed,
+            root,
+            &url,
+            &StorageConfig::default(),
+        ))
     }
 
     /// The table in `dir`, loaded, or `None` when there is none yet.
@@ -290,7 +298,10 @@ impl DeltaDestination {
                     && !l.path.starts_with(&format!("{control}/"))
                     && !l.path.contains(&format!("-{tag}."))
                     && !l.path.rsplit('/').next().unwrap_or("").starts_with('.')
-                    && !self.table_dirs.iter().any(|t| !t.is_empty() && t != dir && l.path.starts_with(&format!("{t}/")))
+                    && !self
+                        .table_dirs
+                        .iter()
+                        .any(|t| !t.is_empty() && t != dir && l.path.starts_with(&format!("{t}/")))
             }) {
                 return Err(LoadError::ForeignDirectory {
                     path: PathBuf::from(self.location.join(dir).to_string()),
@@ -308,7 +319,11 @@ impl DeltaDestination {
             return Ok(s.clone());
         }
         let Some(first) = parts.first() else {
-            return Err(delta_error(&self.location, "create the table", "no schema and no part"));
+            return Err(delta_error(
+                &self.location,
+                "create the table",
+                "no schema and no part",
+            ));
         };
         let bytes = self
             .out
@@ -320,11 +335,18 @@ impl DeltaDestination {
         )
         .map_err(|e| delta_error(&self.location, "read a part's schema", e))?;
         let file_schema = reader.schema().clone();
-        let mut fields: Vec<arrow_schema::Field> =
-            file_schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+        let mut fields: Vec<arrow_schema::Field> = file_schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
         for c in &self.options.partition_by {
             if file_schema.column_with_name(c).is_none() {
-                fields.push(arrow_schema::Field::new(c, arrow_schema::DataType::Utf8, true));
+                fields.push(arrow_schema::Field::new(
+                    c,
+                    arrow_schema::DataType::Utf8,
+                    true,
+                ));
             }
         }
         Ok(Arc::new(arrow_schema::Schema::new(fields)))
@@ -392,8 +414,14 @@ impl DeltaDestination {
         let props = CommitProperties::default()
             .with_application_transaction(txn)
             .with_metadata([
-                ("smartsweep.run_key".to_owned(), serde_json::json!(self.run_key)),
-                ("smartsweep.version".to_owned(), serde_json::json!(env!("CARGO_PKG_VERSION"))),
+                (
+                    "smartsweep.run_key".to_owned(),
+                    serde_json::json!(self.run_key),
+                ),
+                (
+                    "smartsweep.version".to_owned(),
+                    serde_json::json!(env!("CARGO_PKG_VERSION")),
+                ),
             ]);
         let adds = self.adds(dir, parts);
         let partition_by = self.options.partition_by.clone();
@@ -418,14 +446,23 @@ impl DeltaDestination {
                     let state = table.snapshot()?;
                     let current = state.schema();
                     let same = current.fields().count() == kernel.fields().count()
-                        && current.fields().zip(kernel.fields()).all(|(a, b)| {
-                            a.name() == b.name() && a.data_type() == b.data_type()
-                        });
+                        && current
+                            .fields()
+                            .zip(kernel.fields())
+                            .all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type());
                     if !same {
                         return Err(deltalake_core::DeltaTableError::Generic(format!(
                             "the table's columns ({}) differ from the pipeline's ({}); write this pipeline to a new table",
-                            current.fields().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", "),
-                            kernel.fields().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ")
+                            current
+                                .fields()
+                                .map(|f| f.name().as_str())
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                            kernel
+                                .fields()
+                                .map(|f| f.name().as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         )));
                     }
                     let mut actions = Vec::new();
@@ -517,7 +554,9 @@ impl Destination for DeltaDestination {
         match opened {
             Opened::New if committed => {
                 tracing::info!(run_key = %self.run_key, "run key already committed to the Delta table");
-                Ok(Opened::Finished(Box::new(self.placeholder_manifest(claim)?)))
+                Ok(Opened::Finished(Box::new(
+                    self.placeholder_manifest(claim)?,
+                )))
             }
             o => Ok(o),
         }
@@ -591,6 +630,9 @@ mod tests {
         assert!(t.starts_with('r') && !t.contains('.') && !t.contains('-'));
         assert_eq!(t, tag_of("2026-12-04"));
         assert_ne!(t, tag_of("2026-12-05"));
-        assert_eq!(app_id("drug_names", "2026-12-04"), "smartsweep/drug_names/2026-12-04");
+        assert_eq!(
+            app_id("drug_names", "2026-12-04"),
+            "smartsweep/drug_names/2026-12-04"
+        );
     }
 }

@@ -170,10 +170,7 @@ where
     Ok(builder)
 }
 
-fn build(
-    url: &reqwest::Url,
-    opts: &StorageOptions,
-) -> Result<Arc<dyn ObjectStore>, LoadError> {
+fn build(url: &reqwest::Url, opts: &StorageOptions) -> Result<Arc<dyn ObjectStore>, LoadError> {
     use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
     use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
     use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
@@ -183,7 +180,13 @@ fn build(
     let built: object_store::Result<Arc<dyn ObjectStore>> = match url.scheme() {
         "s3" | "s3a" => {
             let b = AmazonS3Builder::from_env().with_url(bucket_url);
-            let mut b = apply(url, b, opts, |b, k: AmazonS3ConfigKey, v| b.with_config(k, v), "S3")?;
+            let mut b = apply(
+                url,
+                b,
+                opts,
+                |b, k: AmazonS3ConfigKey, v| b.with_config(k, v),
+                "S3",
+            )?;
             if plain_http_endpoint(opts, &["AWS_ENDPOINT_URL", "AWS_ENDPOINT"]) {
                 b = b.with_allow_http(true);
             }
@@ -191,12 +194,24 @@ fn build(
         }
         "gs" => {
             let b = GoogleCloudStorageBuilder::from_env().with_url(bucket_url);
-            let b = apply(url, b, opts, |b, k: GoogleConfigKey, v| b.with_config(k, v), "GCS")?;
+            let b = apply(
+                url,
+                b,
+                opts,
+                |b, k: GoogleConfigKey, v| b.with_config(k, v),
+                "GCS",
+            )?;
             b.with_retry(retry).build().map(|s| Arc::new(s) as _)
         }
         "az" | "abfs" | "abfss" => {
             let b = MicrosoftAzureBuilder::from_env().with_url(url.as_str());
-            let mut b = apply(url, b, opts, |b, k: AzureConfigKey, v| b.with_config(k, v), "Azure")?;
+            let mut b = apply(
+                url,
+                b,
+                opts,
+                |b, k: AzureConfigKey, v| b.with_config(k, v),
+                "Azure",
+            )?;
             if plain_http_endpoint(opts, &["AZURE_STORAGE_ENDPOINT"]) {
                 b = b.with_client_options(
                     ClientOptions::new().with_config(ClientConfigKey::AllowHttp, "true"),
@@ -497,12 +512,12 @@ impl Store for RemoteStore {
         let metas = self.retrying("list", || {
             let (store, prefix) = (store.clone(), prefix.clone());
             async move {
-            let mut out = Vec::new();
-            let mut s = store.list(prefix.as_ref());
-            while let Some(m) = s.next().await {
-                out.push(m?);
-            }
-            Ok::<_, object_store::Error>(out)
+                let mut out = Vec::new();
+                let mut s = store.list(prefix.as_ref());
+                while let Some(m) = s.next().await {
+                    out.push(m?);
+                }
+                Ok::<_, object_store::Error>(out)
             }
         });
         let metas = metas.map_err(|e| self.list_error(e))?;
@@ -511,7 +526,10 @@ impl Store for RemoteStore {
             .filter_map(|m| {
                 let full = m.location.to_string();
                 let rel = full.strip_prefix(&strip)?.to_owned();
-                Some(Listed { path: rel, size: m.size })
+                Some(Listed {
+                    path: rel,
+                    size: m.size,
+                })
             })
             .collect();
         out.sort_by(|a, b| a.path.cmp(&b.path));
@@ -522,7 +540,7 @@ impl Store for RemoteStore {
         Ok(self.read_versioned(path)?.map(|(b, _)| b))
     }
 
-    fn read_versioned(&self, path: &str) -> Result<Option<(Vec<u8>, Option<String>)>, LoadError> {
+    fn read_versioned(&self, path: &str) -> Result<Option<super::store::Versioned>, LoadError> {
         let key = self.key(path);
         let store = self.inner.clone();
         let got = self.retrying("read", || {
@@ -555,8 +573,9 @@ impl Store for RemoteStore {
             match self.block(stream.next()) {
                 None => return Ok(n),
                 Some(Ok(chunk)) => {
-                    out.write_all(&chunk)
-                        .map_err(|e| LoadError::io("read", &PathBuf::from(self.describe_path(path)), e))?;
+                    out.write_all(&chunk).map_err(|e| {
+                        LoadError::io("read", &PathBuf::from(self.describe_path(path)), e)
+                    })?;
                     n += chunk.len() as u64;
                 }
                 Some(Err(e)) => return Err(self.err("read", path, e)),
@@ -572,8 +591,8 @@ impl Store for RemoteStore {
             let (store, key, payload) = (store.clone(), key.clone(), payload.clone());
             async move { store.put(&key, payload).await }
         })
-            .map(|_| ())
-            .map_err(|e| self.err("write", path, e))
+        .map(|_| ())
+        .map_err(|e| self.err("write", path, e))
     }
 
     fn put_checkpoint(
@@ -592,11 +611,12 @@ impl Store for RemoteStore {
             }),
         };
         let payload = PutPayload::from(bytes.to_vec());
-        let (result, retried) = with_retries(&self.handle, &self.retry, "write the checkpoint", || {
-            let (store, key, payload, mode) =
-                (store.clone(), key.clone(), payload.clone(), mode.clone());
-            async move { store.put_opts(&key, payload, PutOptions::from(mode)).await }
-        });
+        let (result, retried) =
+            with_retries(&self.handle, &self.retry, "write the checkpoint", || {
+                let (store, key, payload, mode) =
+                    (store.clone(), key.clone(), payload.clone(), mode.clone());
+                async move { store.put_opts(&key, payload, PutOptions::from(mode)).await }
+            });
         let result = match result {
             // A retried write whose first attempt had in fact landed: the
             // checkpoint holds exactly our bytes.
@@ -759,11 +779,12 @@ impl RemotePart {
             let (store, key) = (self.store.clone(), self.key.clone());
             let len = self.buf.len() as u64;
             let payload = PutPayload::from(std::mem::take(&mut self.buf));
-            let (result, retried) = with_retries(&self.handle, &self.retry, "upload a part", || {
-                let (store, key, payload) = (store.clone(), key.clone(), payload.clone());
-                let opts = PutOptions::from(PutMode::Create);
-                async move { store.put_opts(&key, payload, opts).await.map(|_| ()) }
-            });
+            let (result, retried) =
+                with_retries(&self.handle, &self.retry, "upload a part", || {
+                    let (store, key, payload) = (store.clone(), key.clone(), payload.clone());
+                    let opts = PutOptions::from(PutMode::Create);
+                    async move { store.put_opts(&key, payload, opts).await.map(|_| ()) }
+                });
             return match result {
                 // The first attempt had landed: the part is there, whole.
                 Err(e @ object_store::Error::AlreadyExists { .. }) if retried => {
@@ -884,7 +905,10 @@ mod tests {
     fn scrub_removes_query_strings_and_bounds_length() {
         let m = scrub("PUT https://acct.blob.core.windows.net/c/x?sig=SECRET&se=1 failed");
         assert!(!m.contains("SECRET"), "{m}");
-        assert!(m.contains("https://acct.blob.core.windows.net/c/x?REDACTED"), "{m}");
+        assert!(
+            m.contains("https://acct.blob.core.windows.net/c/x?REDACTED"),
+            "{m}"
+        );
     }
 
     #[test]
@@ -901,7 +925,10 @@ mod tests {
         let url = reqwest::Url::parse("s3://bucket/prefix").unwrap_or_else(|_| unreachable!());
         let mut opts = StorageOptions::default();
         opts.0.insert("no_such_key".into(), "x".into());
-        let e = build(&url, &opts).err().map(|e| e.to_string()).unwrap_or_default();
+        let e = build(&url, &opts)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(e.contains("`no_such_key`"), "{e}");
         assert!(e.contains("hint:"), "{e}");
     }

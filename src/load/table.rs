@@ -59,22 +59,23 @@ pub fn hive_escape(s: &str) -> String {
     for c in s.chars() {
         let escape = matches!(
             c,
-            '\u{01}'..='\u{1f}'
-                | '"'
-                | '#'
-                | '%'
-                | '\''
-                | '*'
-                | '/'
-                | ':'
-                | '='
-                | '?'
-                | '\\'
-                | '\u{7f}'
-                | '{'
-                | '['
-                | ']'
-                | '^'
+            '\u{01}'
+                ..='\u{1f}'
+                    | '"'
+                    | '#'
+                    | '%'
+                    | '\''
+                    | '*'
+                    | '/'
+                    | ':'
+                    | '='
+                    | '?'
+                    | '\\'
+                    | '\u{7f}'
+                    | '{'
+                    | '['
+                    | ']'
+                    | '^'
         );
         if escape {
             out.push_str(&format!("%{:02X}", c as u32));
@@ -202,9 +203,9 @@ impl TableWriter {
                     }
                 })?
             };
-            let projected = sub.project(&p.keep).and_then(|b| {
-                RecordBatch::try_new(p.file_schema.clone(), b.columns().to_vec())
-            });
+            let projected = sub
+                .project(&p.keep)
+                .and_then(|b| RecordBatch::try_new(p.file_schema.clone(), b.columns().to_vec()));
             let projected = projected.map_err(|e| LoadError::Encode {
                 path: PathBuf::from(join(&self.dir, &self.name)),
                 message: e.to_string(),
@@ -220,10 +221,14 @@ impl TableWriter {
                 let mut dir = self.dir.clone();
                 let mut values = Vec::new();
                 for ((_, col), value) in p.columns.iter().zip(&key) {
-                    dir = join(&dir, &format!("{}={}", hive_escape(col), hive_escape(value)));
+                    dir = join(
+                        &dir,
+                        &format!("{}={}", hive_escape(col), hive_escape(value)),
+                    );
                     values.push((col.clone(), value.clone()));
                 }
-                let mut w = dest.create_part(&join(&dir, &self.name), p.file_schema.clone(), opts)?;
+                let mut w =
+                    dest.create_part(&join(&dir, &self.name), p.file_schema.clone(), opts)?;
                 w.set_partition(values);
                 self.writers.insert(key.clone(), w);
             }
@@ -271,8 +276,11 @@ fn join(dir: &str, name: &str) -> String {
     }
 }
 
+/// Partition values and the rows that have them.
+type Groups = Vec<(Vec<String>, Vec<u32>)>;
+
 /// The rows of `batch` by partition values, in order of first appearance.
-fn group_rows(batch: &RecordBatch, p: &Partitioning) -> Result<Vec<(Vec<String>, Vec<u32>)>, String> {
+fn group_rows(batch: &RecordBatch, p: &Partitioning) -> Result<Groups, String> {
     use arrow_cast::display::{ArrayFormatter, FormatOptions};
     let opts = FormatOptions::default();
     let cols: Vec<&dyn Array> = p

@@ -36,7 +36,10 @@ pub fn have_python_module(module: &str) -> bool {
         let msg = format!(
             "the Python package `{module}` is not installed (pip install -r tests/interop/requirements.txt)"
         );
-        assert!(!required(), "{msg}; required here (CI / SMARTSWEEP_REQUIRE_INTEROP=1)");
+        assert!(
+            !required(),
+            "{msg}; required here (CI / SMARTSWEEP_REQUIRE_INTEROP=1)"
+        );
         eprintln!("SKIPPED: {msg}");
     }
     ok
