@@ -82,6 +82,18 @@ fn tag_of(key: &str) -> String {
     format!("r{hex}")
 }
 
+/// True for a part name of any run of this destination
+/// (`part-...-r<12 hex digits>.parquet[.inprogress]`).
+fn is_tagged_part(name: &str) -> bool {
+    let name = name.strip_suffix(super::names::INPROGRESS_SUFFIX).unwrap_or(name);
+    let Some(stem) = name.strip_prefix("part-").and_then(|n| n.strip_suffix(".parquet")) else {
+        return false;
+    };
+    stem.rsplit_once("-r").is_some_and(|(_, hex)| {
+        hex.len() == 12 && hex.bytes().all(|b| b.is_ascii_hexdigit())
+    })
+}
+
 /// Where the tables live, for the log stores.
 #[derive(Debug, Clone)]
 enum Root {
@@ -297,6 +309,7 @@ impl DeltaDestination {
                 inside(&l.path)
                     && !l.path.starts_with(&format!("{control}/"))
                     && !l.path.contains(&format!("-{tag}."))
+                    && !is_tagged_part(l.path.rsplit('/').next().unwrap_or(""))
                     && !l.path.rsplit('/').next().unwrap_or("").starts_with('.')
                     && !self
                         .table_dirs
