@@ -257,6 +257,39 @@ pub struct OutputArgs {
     /// instead of failing every record. 0 turns it off.
     #[arg(long, default_value_t = crate::engine::DEFAULT_BREAKER, value_name = "N")]
     pub breaker: u64,
+    /// An object-store option (repeatable): credentials, endpoint, region,
+    /// e.g. `aws_endpoint_url=http://127.0.0.1:9000`, `aws_region=eu-west-1`;
+    /// `max_retries=N` and `retry_timeout=SECONDS` tune retries. The usual
+    /// environment variables (AWS_*, GOOGLE_*, AZURE_*) are read too.
+    #[arg(long = "storage-option", value_name = "KEY=VALUE")]
+    pub storage_options: Vec<String>,
+    /// The scheduler's run key (e.g. Airflow's `{{ ds }}`): a Delta table
+    /// records it with the commit, so a run key commits at most once.
+    /// Default: the UTC date the run started.
+    #[arg(long, value_name = "KEY")]
+    pub run_key: Option<String>,
+    /// Delta: add this run's rows to the table, or replace its contents in
+    /// one commit (the previous version stays readable by time travel).
+    #[arg(long, value_enum, default_value_t = ModeArg::Append)]
+    pub mode: ModeArg,
+}
+
+/// `--mode`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    /// Append the run's rows.
+    Append,
+    /// Replace the table's contents.
+    Overwrite,
+}
+
+impl From<ModeArg> for crate::load::destination::WriteMode {
+    fn from(m: ModeArg) -> Self {
+        match m {
+            ModeArg::Append => crate::load::destination::WriteMode::Append,
+            ModeArg::Overwrite => crate::load::destination::WriteMode::Overwrite,
+        }
+    }
 }
 
 impl OutputArgs {
@@ -271,6 +304,9 @@ impl OutputArgs {
             part_seconds: 3600,
             max_failed: None,
             breaker: 0,
+            storage_options: Vec::new(),
+            run_key: None,
+            mode: ModeArg::Append,
         }
     }
 }
@@ -370,6 +406,15 @@ pub struct AuditArgs {
     pub chains: ChainArgs,
 }
 
+/// `--storage-option` for the commands that read or prepare an output.
+#[derive(Debug, Clone, Default, Args)]
+pub struct StorageArgs {
+    /// An object-store option (repeatable), as for `run`: credentials,
+    /// endpoint, region, e.g. `aws_endpoint_url=http://127.0.0.1:9000`.
+    #[arg(long = "storage-option", value_name = "KEY=VALUE")]
+    pub storage_options: Vec<String>,
+}
+
 /// `plan`
 #[derive(Debug, Clone, Args)]
 pub struct PlanArgs {
@@ -397,6 +442,9 @@ pub struct PlanArgs {
     /// The background app's id the shards will use.
     #[arg(long, value_name = "ID")]
     pub app_id: Option<String>,
+    /// Object-store options (see `run --help`).
+    #[command(flatten)]
+    pub storage: StorageArgs,
 }
 
 /// `commit`
@@ -405,6 +453,9 @@ pub struct CommitArgs {
     /// The sharded output (the one `smartsweep plan` wrote a plan into).
     #[arg(value_name = "OUTPUT")]
     pub output: String,
+    /// Object-store options (see `run --help`).
+    #[command(flatten)]
+    pub storage: StorageArgs,
 }
 
 /// `--format`
@@ -414,6 +465,8 @@ pub enum FormatArg {
     Parquet,
     /// RFC 4180 CSV with a header in every part.
     Csv,
+    /// A Delta Lake table (Parquet parts and a transaction log).
+    Delta,
 }
 
 impl From<FormatArg> for Format {
@@ -421,6 +474,7 @@ impl From<FormatArg> for Format {
         match f {
             FormatArg::Parquet => Format::Parquet,
             FormatArg::Csv => Format::Csv,
+            FormatArg::Delta => Format::Delta,
         }
     }
 }
@@ -456,6 +510,9 @@ pub struct ReportArgs {
     /// `OUTPUT/_report.html`.
     #[arg(long, value_name = "PATH")]
     pub to: Option<PathBuf>,
+    /// Object-store options (see `run --help`).
+    #[command(flatten)]
+    pub storage: StorageArgs,
 }
 
 /// `verify`
@@ -464,6 +521,9 @@ pub struct VerifyArgs {
     /// The output (directory or object-store URL) a run wrote.
     #[arg(value_name = "OUTPUT")]
     pub output: String,
+    /// Object-store options (see `run --help`).
+    #[command(flatten)]
+    pub storage: StorageArgs,
 }
 
 /// `status`
@@ -475,4 +535,7 @@ pub struct StatusArgs {
     /// One JSON object on standard output, for scripts.
     #[arg(long)]
     pub json: bool,
+    /// Object-store options (see `run --help`).
+    #[command(flatten)]
+    pub storage: StorageArgs,
 }

@@ -18,6 +18,7 @@ mod verify;
 use crate::cli::{Cli, Command, OutputArgs, SourceArgs};
 use crate::engine::{EngineError, MaxFailed, RunConfig, Shutdown, Source};
 use crate::extract::{self, ClientConfig, RetryPolicy};
+use crate::load::destination::{DestinationOptions, StorageOptions};
 use crate::pipeline::{Overrides, Plan};
 use crate::record::RecordId;
 use crate::sandbox::{self, SandboxConfig, SandboxHandle};
@@ -262,6 +263,7 @@ fn run_config(
     cfg.max_failed = max_failed(out)?;
     cfg.breaker = out.breaker;
     cfg.fresh = out.fresh;
+    cfg.destination = destination_options(&cfg.plan, out)?;
     Ok(cfg)
 }
 
@@ -273,6 +275,56 @@ fn load_error(e: crate::load::LoadError) -> CliError {
     } else {
         aborted(e)
     }
+}
+
+/// `--storage-option KEY=VALUE` pairs, checked (a pair's text is never
+/// shown: it may hold a secret).
+pub(super) fn storage_options(pairs: &[String]) -> Result<StorageOptions, CliError> {
+    let mut storage = StorageOptions::default();
+    for pair in pairs {
+        let Some((k, v)) = pair.split_once('=') else {
+            return Err(usage(
+                "a --storage-option is not KEY=VALUE (its text is not shown: it may hold a secret)",
+                "write e.g. `--storage-option aws_region=eu-west-1`",
+            ));
+        };
+        let k = k.trim();
+        if k.is_empty() {
+            return Err(usage(
+                "--storage-option has an empty key",
+                "write e.g. `--storage-option aws_region=eu-west-1`",
+            ));
+        }
+        storage.0.insert(k.to_owned(), v.to_owned());
+    }
+    Ok(storage)
+}
+
+/// `--storage-option`, `--run-key` and `--mode`, with what the Delta
+/// destination needs from the plan.
+fn destination_options(plan: &Plan, out: &OutputArgs) -> Result<DestinationOptions, CliError> {
+    let storage = storage_options(&out.storage_options)?;
+    if let Some(k) = &out.run_key {
+        crate::load::delta::check_run_key(k).map_err(|m| {
+            usage(
+                m,
+                "pass a date or a scheduler's logical date, e.g. --run-key 2026-12-04",
+            )
+        })?;
+    }
+    let partition_by = plan.output.partition_by.clone();
+    Ok(DestinationOptions {
+        storage,
+        run_key: out.run_key.clone(),
+        mode: out.mode.into(),
+        pipeline: plan.name.clone(),
+        tables: plan
+            .tables
+            .iter()
+            .map(|t| (t.dir.clone(), t.projection.schema()))
+            .collect(),
+        partition_by,
+    })
 }
 
 /// An engine error, classified: refusals found before any record was

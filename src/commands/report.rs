@@ -10,7 +10,10 @@ use crate::report::{self, Extras};
 use std::io::Write;
 
 pub(super) fn report(a: ReportArgs) -> Result<u8, CliError> {
-    let o = open_output(&a.output)?;
+    let o = open_output(
+        &a.output,
+        &super::storage_options(&a.storage.storage_options)?,
+    )?;
     let (_, state) = read(&o)?;
     let (html, what) = match &state {
         State::Finished(m) => (report::render_manifest(m), "finished run".to_owned()),

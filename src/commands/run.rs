@@ -7,7 +7,6 @@ use super::{
 };
 use crate::cli::{AuditArgs, OutputArgs, RunArgs, SourceArgs};
 use crate::engine::{self, Outcome, RunReport, Shard, Source};
-use crate::load::destination::StorageOptions;
 use crate::pipeline::{self, Overrides, Plan};
 use crate::progress;
 use std::path::Path;
@@ -111,7 +110,7 @@ pub(super) async fn run(a: RunArgs, quiet: bool) -> Result<u8, CliError> {
         &overrides(&a.source, Some(&a.output), a.page_size),
     )
     .map_err(|p| CliError::Usage(p.to_string()))?;
-    let storage = StorageOptions::default();
+    let storage = super::storage_options(&a.output.storage_options)?;
     let (source, shard) = match shards::shard_of(&a.chains, &plan, &storage)? {
         Some((shard, source)) => (source, Some(shard)),
         None => {
@@ -230,7 +229,8 @@ pub(super) async fn audit(a: AuditArgs, quiet: bool) -> Result<u8, CliError> {
             "use --chains K with --seeds-from DIR to walk the cursor in parallel",
         ));
     }
-    let source = shards::chain_source(&a.chains, &a.source, source, &StorageOptions::default())?;
+    let storage = super::storage_options(&a.output.storage_options)?;
+    let source = shards::chain_source(&a.chains, &a.source, source, &storage)?;
     let wanted: Vec<String> = a.rxnorm.iter().map(|c| c.trim().to_owned()).collect();
     let report = execute_plan(
         plan,

@@ -244,7 +244,7 @@ pub(super) fn plan(a: PlanArgs) -> Result<u8, CliError> {
         ));
     }
     let k = a.chains.unwrap_or(a.shards * 4).max(a.shards) as usize;
-    let storage = StorageOptions::default();
+    let storage = super::storage_options(&a.storage.storage_options)?;
     let Some(seeds) = read_seeds(a.seeds_from.as_deref(), a.seeds.as_deref(), &storage)? else {
         return Err(usage(
             "a sharded run needs seeds to split the cursor",
@@ -299,7 +299,8 @@ fn assign(chains: usize, shards: usize) -> Vec<Vec<u32>> {
 pub(super) fn commit(a: CommitArgs) -> Result<u8, CliError> {
     let location = Location::parse(&a.output)
         .map_err(|m| usage(m, "give the sharded output's directory or URL"))?;
-    let mut store = open_store(&location, &StorageOptions::default()).map_err(super::load_error)?;
+    let storage = super::storage_options(&a.storage.storage_options)?;
+    let mut store = open_store(&location, &storage).map_err(super::load_error)?;
     store.prepare("").map_err(super::load_error)?;
     let Some(sp) = read_plan(store.as_ref())? else {
         return Err(usage(

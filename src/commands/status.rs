@@ -251,7 +251,10 @@ fn print_text(s: &Status) {
 }
 
 pub(super) fn status(a: StatusArgs) -> Result<u8, CliError> {
-    let o = open_output(&a.output)?;
+    let o = open_output(
+        &a.output,
+        &super::storage_options(&a.storage.storage_options)?,
+    )?;
     if let Some(code) = super::shards::status(o.store.as_ref(), &o.location, a.json)? {
         return Ok(code);
     }

@@ -17,7 +17,7 @@ pub(super) struct Opened {
 }
 
 /// Parses and opens `raw` (a path or a URL) for reading.
-pub(super) fn open_output(raw: &str) -> Result<Opened, CliError> {
+pub(super) fn open_output(raw: &str, storage: &StorageOptions) -> Result<Opened, CliError> {
     let location = Location::parse(raw).map_err(|e| usage(e, OUTPUT_HINT))?;
     if let Some(dir) = location.as_local()
         && dir.exists()
@@ -31,7 +31,7 @@ pub(super) fn open_output(raw: &str) -> Result<Opened, CliError> {
             OUTPUT_HINT,
         ));
     }
-    let store = open_store(&location, &StorageOptions::default()).map_err(load_error)?;
+    let store = open_store(&location, storage).map_err(load_error)?;
     Ok(Opened { location, store })
 }
 
@@ -89,7 +89,10 @@ pub(super) fn unfinished(location: &Location) -> Unfinished {
 }
 
 pub(super) fn verify(a: VerifyArgs) -> Result<u8, CliError> {
-    let o = open_output(&a.output)?;
+    let o = open_output(
+        &a.output,
+        &super::storage_options(&a.storage.storage_options)?,
+    )?;
     let v = verify::verify(o.store.as_ref()).map_err(inspect_error)?;
     for p in &v.problems {
         println!("problem: `{}`: {}", p.file, p.message);

@@ -211,6 +211,7 @@ impl Run {
                 name: t.name.clone(),
                 dir: t.dir.clone(),
                 schema: t.projection.schema(),
+                partition_by: self.cfg.plan.output.partition_by.clone(),
             })
             .collect();
         let opts = self.writer_options(&cp.run_id);

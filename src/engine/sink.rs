@@ -27,6 +27,8 @@ pub(crate) struct SinkTable {
     pub name: String,
     pub dir: String,
     pub schema: SchemaRef,
+    /// Hive-style partition columns (none: unpartitioned).
+    pub partition_by: Vec<String>,
 }
 
 /// One chain's uncommitted records.
@@ -155,8 +157,10 @@ impl Sink {
             if self.pending[chain].writers[t].is_none() {
                 let name = self.part_name(chain);
                 let table = &self.tables[t];
-                self.pending[chain].writers[t] =
-                    Some(TableWriter::new(&table.dir, &name, table.schema.clone()));
+                self.pending[chain].writers[t] = Some(
+                    TableWriter::new(&table.dir, &name, table.schema.clone())
+                        .with_partitions(&table.partition_by)?,
+                );
             }
             if let Some(w) = self.pending[chain].writers[t].as_mut() {
                 w.write(self.dest.as_ref(), &self.opts, &rows.batch)?;

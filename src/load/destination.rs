@@ -2,7 +2,9 @@
 //! [`Location`]: where that is, and [`open`]: the registry that turns a
 //! location and a format into a destination.
 
+use super::delta::DeltaDestination;
 use super::manifest::Manifest;
+use super::object::RemoteStore;
 use super::output::Output;
 use super::store::Store;
 use super::{Format, LoadError, LocalStore, PartWriter, WriterOptions};
@@ -230,6 +232,13 @@ pub struct DestinationOptions {
     pub run_key: Option<String>,
     /// Append or overwrite (Delta).
     pub mode: WriteMode,
+    /// The pipeline's name (Delta's application transaction id).
+    pub pipeline: String,
+    /// Each table's directory and full Arrow schema (Delta creates its
+    /// tables from them; empty: read from the first part).
+    pub tables: Vec<(String, SchemaRef)>,
+    /// The partition columns (Delta's partition columns).
+    pub partition_by: Vec<String>,
 }
 
 /// The store registry: the storage at `location`. One line per kind of
@@ -240,18 +249,32 @@ pub fn open_store(
     location: &Location,
     options: &StorageOptions,
 ) -> Result<Box<dyn Store>, LoadError> {
-    let _ = options;
+    Ok(match open_stores(location, options)? {
+        (_, Some(remote)) => Box::new(remote),
+        (store, None) => store,
+    })
+}
+
+/// The store at `location`, and the object store behind it when it is one
+/// (Delta writes its log through the latter).
+fn open_stores(
+    location: &Location,
+    options: &StorageOptions,
+) -> Result<(Box<dyn Store>, Option<RemoteStore>), LoadError> {
     match location {
-        Location::Local(path) => Ok(Box::new(LocalStore::new(path.clone()))),
-        Location::Remote(url) => Err(LoadError::Store {
-            path: PathBuf::from(redact(url)),
+        Location::Local(_) if !options.0.is_empty() => Err(LoadError::Store {
+            path: PathBuf::from(location.to_string()),
             message: format!(
-                "object storage (`{}`) is not available in this build",
-                redact(url)
+                "--storage-option applies to object storage, and `{location}` is a local directory"
             ),
-            hint: "write to a local directory".into(),
+            hint: "remove --storage-option, or give an `s3://`, `gs://` or `az://` --output".into(),
             usage: true,
         }),
+        Location::Local(path) => Ok((Box::new(LocalStore::new(path.clone())), None)),
+        Location::Remote(url) => {
+            let remote = RemoteStore::open(url, options)?;
+            Ok((Box::new(remote.clone()), Some(remote)))
+        }
     }
 }
 
@@ -262,15 +285,15 @@ pub fn open(
     format: Format,
     options: &DestinationOptions,
 ) -> Result<Box<dyn Destination>, LoadError> {
-    let store = open_store(location, &options.storage)?;
+    let (store, remote) = open_stores(location, &options.storage)?;
     match format {
-        Format::Parquet | Format::Csv => Ok(Box::new(Output::new(store))),
-        Format::Delta => Err(LoadError::Store {
-            path: PathBuf::from(location.to_string()),
-            message: "Delta Lake output is not available in this build".into(),
-            hint: "use `format = \"parquet\"`".into(),
-            usage: true,
-        }),
+        Format::Parquet | Format::Csv => {
+            let run_key = options.run_key.clone();
+            Ok(Box::new(Output::new(store).with_run_key(run_key)))
+        }
+        Format::Delta => Ok(Box::new(DeltaDestination::new(
+            location, store, remote, options,
+        )?)),
     }
 }
 

@@ -185,6 +185,21 @@ pub enum LoadError {
         usage: bool,
     },
 
+    /// A partitioned table has more partition values in one part than the
+    /// bound allows.
+    #[error(
+        "`{path}`: more than {limit} partition values of ({}) in one part; the parts of the commit were abandoned\nhint: partition by a coarser column (one with fewer distinct values), or lower --part-records; then re-run the same command to resume",
+        columns.join(", ")
+    )]
+    TooManyPartitions {
+        /// The table's part being written.
+        path: PathBuf,
+        /// The partition columns.
+        columns: Vec<String>,
+        /// The bound.
+        limit: usize,
+    },
+
     /// The rows could not be encoded (for example a batch whose schema is
     /// not the part's schema).
     #[error("cannot encode rows into `{path}`: {message}")]
@@ -262,6 +277,7 @@ impl LoadError {
             | LoadError::Insecure { path, .. }
             | LoadError::ClaimLost { path }
             | LoadError::Store { path, .. }
+            | LoadError::TooManyPartitions { path, .. }
             | LoadError::Encode { path, .. } => path,
         }
     }

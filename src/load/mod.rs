@@ -36,6 +36,7 @@
 //! Files are created 0600, without following symlinks, and directories
 //! 0700: the output holds clinical data.
 
+pub mod delta;
 pub mod destination;
 mod error;
 mod errors_csv;
@@ -44,6 +45,7 @@ mod local;
 pub mod manifest;
 mod memory;
 pub mod names;
+pub mod object;
 mod output;
 mod part;
 pub mod read;
@@ -65,7 +67,7 @@ pub use output::Output;
 pub use output::empty_part;
 pub use part::{CommittedPart, PartWriter, ZSTD_LEVEL};
 pub use store::{PartSink, Store};
-pub use table::TableWriter;
+pub use table::{HIVE_DEFAULT_PARTITION, MAX_OPEN_PARTITIONS, TableWriter, hive_escape};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -32,6 +32,18 @@ pub struct Output {
     control: String,
     /// The stored checkpoint's version (conditional replacement).
     version: Option<String>,
+    /// The store took a lock in `prepare`; otherwise the conditional
+    /// checkpoint is the only guard of ownership.
+    locked: bool,
+    /// The last checkpoint stored, re-asserted conditionally before the
+    /// output is finished on a store without a lock.
+    last_checkpoint: Option<Vec<u8>>,
+    /// A tag in every part name of this run (`part-00000-<tag>.parquet`),
+    /// so that several runs' parts share a directory (a Delta table);
+    /// parts of other tags are never touched.
+    tag: Option<String>,
+    /// The scheduler's run key, recorded in the manifest.
+    run_key: Option<String>,
 }
 
 /// What a listed file is to a claim.
@@ -55,7 +67,77 @@ impl Output {
             store,
             control: String::new(),
             version: None,
+            locked: false,
+            last_checkpoint: None,
+            tag: None,
+            run_key: None,
         }
+    }
+
+    /// On a store without a lock: stores the last checkpoint again,
+    /// conditionally, which fails ([`LoadError::ClaimLost`]) if another run
+    /// took the output over. Called before anything final is written.
+    pub fn reassert_claim(&mut self) -> Result<(), LoadError> {
+        if let Some(last) = self.last_checkpoint.clone() {
+            let rel = self.ctl(CHECKPOINT_FILE);
+            self.store.put_checkpoint(&rel, &last, &mut self.version)?;
+        }
+        Ok(())
+    }
+
+    /// Names every part of this run `part-NNNNN-<tag>.<ext>` and leaves
+    /// parts of other tags alone (several runs' parts in one directory).
+    pub fn with_part_tag(mut self, tag: &str) -> Output {
+        self.set_part_tag(tag);
+        self
+    }
+
+    /// See [`Output::with_part_tag`].
+    pub fn set_part_tag(&mut self, tag: &str) {
+        self.tag = Some(tag.to_owned());
+    }
+
+    /// See [`Output::with_run_key`].
+    pub fn set_run_key(&mut self, key: Option<String>) {
+        self.run_key = key;
+    }
+
+    /// Records `key` as the manifest's `run_key` when the engine left it
+    /// empty.
+    pub fn with_run_key(mut self, key: Option<String>) -> Output {
+        self.set_run_key(key);
+        self
+    }
+
+    /// The part path the store sees for `path`: the tag inserted before
+    /// the extension.
+    pub fn tagged(&self, path: &str) -> String {
+        let Some(tag) = &self.tag else {
+            return path.to_owned();
+        };
+        let (dir, name) = match path.rsplit_once('/') {
+            Some((d, n)) => (Some(d), n),
+            None => (None, path),
+        };
+        let name = match name.split_once('.') {
+            Some((stem, ext)) => format!("{stem}-{tag}.{ext}"),
+            None => format!("{name}-{tag}"),
+        };
+        match dir {
+            Some(d) => format!("{d}/{name}"),
+            None => name,
+        }
+    }
+
+    /// A part name without this run's tag, or `None` when it is not one
+    /// of this run's (another tag, or no tag while this run has one).
+    fn untagged<'a>(&self, name: &'a str) -> Option<std::borrow::Cow<'a, str>> {
+        let Some(tag) = &self.tag else {
+            return Some(std::borrow::Cow::Borrowed(name));
+        };
+        let (stem, rest) = name.split_once('.')?;
+        let stem = stem.strip_suffix(tag.as_str())?.strip_suffix('-')?;
+        Some(std::borrow::Cow::Owned(format!("{stem}.{rest}")))
     }
 
     fn ctl(&self, name: &str) -> String {
@@ -95,7 +177,10 @@ impl Output {
         };
         let in_table_dir = claim.table_dirs.iter().any(|t| in_table(dir, t));
         let ext = claim.format.extension();
-        match (in_table_dir, parse_part_name(name, &[ext])) {
+        let Some(name) = self.untagged(name) else {
+            return Kind::Other;
+        };
+        match (in_table_dir, parse_part_name(&name, &[ext])) {
             (true, Some((chain, index))) => {
                 Kind::Part(chain.unwrap_or(0), index, name.ends_with(INPROGRESS_SUFFIX))
             }
@@ -104,12 +189,17 @@ impl Output {
     }
 
     fn read_checkpoint_file(&self) -> Result<Option<Checkpoint>, LoadError> {
+        Ok(self.read_checkpoint_versioned()?.map(|(cp, _)| cp))
+    }
+
+    /// The checkpoint and the version of exactly those bytes.
+    fn read_checkpoint_versioned(&self) -> Result<Option<(Checkpoint, Option<String>)>, LoadError> {
         let rel = self.ctl(CHECKPOINT_FILE);
-        let Some(bytes) = self.store.read(&rel)? else {
+        let Some((bytes, version)) = self.store.read_versioned(&rel)? else {
             return Ok(None);
         };
         Checkpoint::from_json(&bytes)
-            .map(Some)
+            .map(|cp| Some((cp, version)))
             .map_err(|e| LoadError::BadCheckpoint {
                 path: self.path_of(&rel),
                 message: match e {
@@ -167,6 +257,7 @@ impl Output {
         &mut self,
         claim: &Claim,
         cp: Checkpoint,
+        version: Option<String>,
         listed: &[Listed],
     ) -> Result<Opened, LoadError> {
         if cp.pipeline_hash != claim.hash {
@@ -179,6 +270,13 @@ impl Output {
         // Check before deleting anything, so a tampered output is reported
         // untouched.
         self.check_parts(cp.parts())?;
+        if !self.locked {
+            // No lock: claim before deleting anything, against exactly the
+            // checkpoint read. If another run stored one since, this fails
+            // (`ClaimLost`) and nothing of the other run's is touched.
+            self.version = version;
+            self.store_checkpoint(&cp)?;
+        }
         let committed: BTreeSet<&str> = cp.parts().map(|p| p.file.as_str()).collect();
         let mut removed = false;
         for l in listed {
@@ -212,10 +310,10 @@ impl Output {
         if removed {
             self.store.sync()?;
         }
-        self.version = self.store.version(&self.ctl(CHECKPOINT_FILE))?;
-        // Claim it: on an object store, the conditional write fails for the
-        // second of two runs that read the same checkpoint.
-        self.store_checkpoint(&cp)?;
+        if self.locked {
+            self.version = self.store.version(&self.ctl(CHECKPOINT_FILE))?;
+            self.store_checkpoint(&cp)?;
+        }
         Ok(Opened::Resume(Box::new(cp)))
     }
 
@@ -319,10 +417,16 @@ impl Destination for Output {
 
     fn open(&mut self, claim: &Claim) -> Result<Opened, LoadError> {
         self.control = claim.control_dir.trim_matches('/').to_owned();
-        self.store.prepare(&self.control)?;
+        self.locked = self.store.prepare(&self.control)?;
+        // The checkpoint before the listing: every part it lists was
+        // complete before it was stored, so the listing shows it even if
+        // another run (on a store without a lock) moves on in between.
+        let (cp, cp_version) = match self.read_checkpoint_versioned()? {
+            Some((cp, v)) => (Some(cp), v),
+            None => (None, None),
+        };
         let listed = self.store.list()?;
         let has = |rel: &str| listed.iter().any(|l| l.path == rel);
-        let cp = self.read_checkpoint_file()?;
         let manifest = if has(&self.ctl(MANIFEST_FILE)) {
             self.read_manifest_file()?
         } else {
@@ -347,7 +451,7 @@ impl Destination for Output {
                 });
             }
             if let Some(cp) = cp {
-                return self.resume(claim, cp, &listed);
+                return self.resume(claim, cp, cp_version, &listed);
             }
         }
         if cp.is_some() || manifest.is_some() {
@@ -381,8 +485,9 @@ impl Destination for Output {
         schema: SchemaRef,
         opts: &WriterOptions,
     ) -> Result<PartWriter, LoadError> {
-        let sink = self.store.create_part(path)?;
-        PartWriter::new(path.to_owned(), sink, schema, opts)
+        let path = self.tagged(path);
+        let sink = self.store.create_part(&path)?;
+        PartWriter::new(path, sink, schema, opts)
     }
 
     fn store_checkpoint(&mut self, cp: &Checkpoint) -> Result<(), LoadError> {
@@ -391,7 +496,11 @@ impl Destination for Output {
             path: self.path_of(&rel),
             message: e.to_string(),
         })?;
-        self.store.put_checkpoint(&rel, &bytes, &mut self.version)
+        self.store.put_checkpoint(&rel, &bytes, &mut self.version)?;
+        if !self.locked {
+            self.last_checkpoint = Some(bytes);
+        }
+        Ok(())
     }
 
     fn write_errors(&self, failures: &[RecordFailure]) -> Result<(), LoadError> {
@@ -410,6 +519,11 @@ impl Destination for Output {
     }
 
     fn finish(&mut self, manifest: &Manifest) -> Result<(), LoadError> {
+        self.reassert_claim()?;
+        let mut manifest = std::borrow::Cow::Borrowed(manifest);
+        if manifest.run_key.is_none() && self.run_key.is_some() {
+            manifest.to_mut().run_key = self.run_key.clone();
+        }
         let rel = self.ctl(MANIFEST_FILE);
         let bytes = manifest.to_json().map_err(|message| LoadError::Encode {
             path: self.path_of(&rel),

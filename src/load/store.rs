@@ -11,6 +11,9 @@ use super::LoadError;
 use std::fmt;
 use std::io::Write;
 
+/// A file's bytes and its version token (see [`Store::read_versioned`]).
+pub type Versioned = (Vec<u8>, Option<String>);
+
 /// One file under the output root.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listed {
@@ -70,6 +73,16 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// A whole (small) file, or `None` when it does not exist.
     fn read(&self, path: &str) -> Result<Option<Vec<u8>>, LoadError>;
+
+    /// A whole (small) file and its version token ([`Store::version`]) as
+    /// one read, so that a conditional replacement is made against exactly
+    /// the bytes read; `None` when it does not exist.
+    fn read_versioned(&self, path: &str) -> Result<Option<Versioned>, LoadError> {
+        match self.read(path)? {
+            Some(bytes) => Ok(Some((bytes, self.version(path)?))),
+            None => Ok(None),
+        }
+    }
 
     /// Streams a file into `out` (a part, for `verify`); the bytes copied.
     fn read_into(&self, path: &str, out: &mut dyn Write) -> Result<u64, LoadError>;

@@ -1,0 +1,410 @@
+//! Object storage end to end: the binary writing to an S3-compatible
+//! server (moto's server mode on 127.0.0.1), against the in-process
+//! sandbox. The output must equal a local run's, survive kill -9 at random
+//! moments, refuse a second concurrent run, fail clearly on a bad
+//! location, and survive the store going away mid-run.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod common;
+mod storage_common;
+
+use common::*;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::path::Path;
+use std::process::{Command, ExitStatus};
+use std::time::{Duration, Instant};
+use storage_common::*;
+
+const PIPELINE: &str = "pipelines/medications.toml";
+
+fn s3_run(api: &str, endpoint: &str, url: &str, extra: &[&str]) -> Command {
+    let mut c = run_cmd(PIPELINE, api, Path::new(url), extra);
+    s3_env(&mut c, endpoint);
+    c
+}
+
+fn wait_for(child: &mut std::process::Child, limit: Duration) -> Option<ExitStatus> {
+    let t0 = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            return Some(s);
+        }
+        if t0.elapsed() >= limit {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn clean_rows(sb: &Sandbox, args: &[&str]) -> Vec<String> {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let o = run(PIPELINE, &sb.api_base, &tmp.path().join("clean"), args);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let r = rows(&tmp.path().join("clean"));
+    assert!(r.len() > 100, "implausibly few rows: {}", r.len());
+    r
+}
+
+/// The committed parts the manifest lists equal the part objects there
+/// are (no orphan), and no control file is left over.
+fn finished_cleanly(store: &std::sync::Arc<dyn object_store::ObjectStore>, prefix: &str) {
+    let listed = list(store, prefix);
+    let names: Vec<&str> = listed.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(names.contains(&"_SUCCESS"), "{names:?}");
+    assert!(!names.contains(&"_checkpoint.json"), "{names:?}");
+    let m: serde_json::Value =
+        serde_json::from_slice(&get(store, &format!("{prefix}/_manifest.json")).expect("manifest"))
+            .expect("json");
+    let mut in_manifest: Vec<String> = m["parts"]
+        .as_array()
+        .expect("parts")
+        .iter()
+        .map(|p| p["file"].as_str().expect("file").to_owned())
+        .collect();
+    in_manifest.sort();
+    let mut objects: Vec<String> = names
+        .iter()
+        .filter(|n| n.starts_with("part-"))
+        .map(|n| (*n).to_owned())
+        .collect();
+    objects.sort();
+    assert_eq!(objects, in_manifest, "orphan or missing parts");
+}
+
+#[test]
+fn s3_output_equals_a_local_run_and_a_rerun_is_a_no_op() {
+    let Some(moto) = Moto::start(&["out"]) else {
+        return;
+    };
+    let sb = Sandbox::start(config(300, 5));
+    let args = ["--part-records", "40"];
+    let expected = clean_rows(&sb, &args);
+
+    let url = "s3://out/nightly/medications";
+    let o = s3_run(&sb.api_base, &moto.endpoint(), url, &args)
+        .output()
+        .expect("run");
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let store = s3(&moto.endpoint(), "out");
+    assert_eq!(s3_rows(&store, "nightly/medications"), expected);
+    finished_cleanly(&store, "nightly/medications");
+    no_secret(&text(&o));
+
+    let again = s3_run(&sb.api_base, &moto.endpoint(), url, &args)
+        .output()
+        .expect("run");
+    assert_eq!(code(&again), 0, "{}", text(&again));
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("already finished"),
+        "{}",
+        text(&again)
+    );
+    sb.stop();
+}
+
+#[test]
+fn kill_9_on_s3_then_resume_gives_the_rows_of_an_uninterrupted_run() {
+    let Some(moto) = Moto::start(&["out"]) else {
+        return;
+    };
+    let mut cfg = config(300, 7);
+    cfg.data_latency = Duration::from_millis(2);
+    let sb = Sandbox::start(cfg);
+    let args = ["--part-records", "13", "--concurrency", "8"];
+    let expected = clean_rows(&sb, &args);
+
+    let url = "s3://out/killed";
+    let mut rng = StdRng::seed_from_u64(99);
+    let mut kills = 0u32;
+    loop {
+        let mut child = s3_run(&sb.api_base, &moto.endpoint(), url, &args)
+            .spawn()
+            .expect("spawn");
+        let wait = Duration::from_millis(rng.random_range(50..600) + 40 * u64::from(kills));
+        match wait_for(&mut child, wait) {
+            Some(status) => {
+                assert_eq!(status.code(), Some(0), "the final run failed");
+                break;
+            }
+            None => {
+                child.kill().expect("SIGKILL");
+                child.wait().expect("reap");
+                kills += 1;
+                assert!(kills < 150, "never finished despite resuming");
+            }
+        }
+    }
+    assert!(kills >= 2, "only {kills} kills: nothing was interrupted");
+    let store = s3(&moto.endpoint(), "out");
+    assert_eq!(s3_rows(&store, "killed"), expected, "after {kills} kills");
+    finished_cleanly(&store, "killed");
+    sb.stop();
+}
+
+#[test]
+fn two_concurrent_runs_on_one_s3_output_never_both_own_it() {
+    let Some(moto) = Moto::start(&["out"]) else {
+        return;
+    };
+    let mut cfg = config(300, 9);
+    cfg.data_latency = Duration::from_millis(3);
+    let sb = Sandbox::start(cfg);
+    let args = ["--part-records", "20", "--concurrency", "4"];
+    let expected = clean_rows(&sb, &args);
+
+    let url = "s3://out/shared";
+    for delay_ms in [0u64, 400] {
+        let prefix = format!("shared{delay_ms}");
+        let url = format!("{url}{delay_ms}");
+        let a = s3_run(&sb.api_base, &moto.endpoint(), &url, &args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("a");
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let b = s3_run(&sb.api_base, &moto.endpoint(), &url, &args)
+            .output()
+            .expect("b");
+        let a = a.wait_with_output().expect("a");
+        let mut refused = 0;
+        for o in [&a, &b] {
+            let c = code(o);
+            let t = text(o);
+            assert!(c == 0 || c == 1, "{t}");
+            if c == 1 {
+                assert!(
+                    t.contains("another run took over") || t.contains("already exists"),
+                    "{t}"
+                );
+                refused += 1;
+            } else if t.contains("already finished") {
+                refused += 1;
+            }
+        }
+        assert!(
+            refused >= 1,
+            "both runs claimed the output:\n{}\n{}",
+            text(&a),
+            text(&b)
+        );
+        // Whatever happened, re-running finishes it with exactly the rows.
+        for _ in 0..3 {
+            let o = s3_run(&sb.api_base, &moto.endpoint(), &url, &args)
+                .output()
+                .expect("rerun");
+            if code(&o) == 0 {
+                break;
+            }
+        }
+        let store = s3(&moto.endpoint(), "out");
+        assert_eq!(s3_rows(&store, &prefix), expected, "delay {delay_ms} ms");
+        finished_cleanly(&store, &prefix);
+    }
+    sb.stop();
+}
+
+#[test]
+fn bad_locations_fail_clearly_before_any_record_is_fetched() {
+    // Nothing listens here: a run that fetched anything would fail on the
+    // container instead of on the store.
+    let api = "http://127.0.0.1:9";
+    let tmp = tempfile::tempdir().expect("tmp");
+
+    let o = run(PIPELINE, api, Path::new("ftp://user:pw@host/x"), &[]);
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("unknown output scheme `ftp`"), "{t}");
+    assert!(!t.contains("pw@"), "{t}");
+    assert!(t.contains("hint:"), "{t}");
+
+    let o = run(
+        PIPELINE,
+        api,
+        &tmp.path().join("local"),
+        &["--storage-option", "aws_region=eu-west-1"],
+    );
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    assert!(text(&o).contains("local directory"), "{}", text(&o));
+
+    let Some(moto) = Moto::start(&["out"]) else {
+        return;
+    };
+    let mut c = s3_run(api, &moto.endpoint(), "s3://no-such-bucket/x", &[]);
+    let o = c.output().expect("run");
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("s3://no-such-bucket/x"), "{t}");
+    assert!(t.contains("does not exist"), "{t}");
+    assert!(t.contains("hint: create the bucket"), "{t}");
+    no_secret(&t);
+
+    let mut c = s3_run(
+        api,
+        &moto.endpoint(),
+        "s3://out/x",
+        &["--storage-option", "no_such_option=1"],
+    );
+    let o = c.output().expect("run");
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    assert!(text(&o).contains("`no_such_option`"), "{}", text(&o));
+
+    let Some(locked) = Moto::start_with(&["out"], true) else {
+        return;
+    };
+    let mut c = s3_run(api, &locked.endpoint(), "s3://out/x", &[]);
+    let o = c.output().expect("run");
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("refused the credentials"), "{t}");
+    assert!(t.contains("s3://out/x"), "{t}");
+    assert!(t.contains("hint: check the credentials"), "{t}");
+    no_secret(&t);
+}
+
+#[test]
+fn a_store_that_goes_away_mid_run_is_retried_or_aborts_resumably() {
+    let Some(moto) = Moto::start(&["out"]) else {
+        return;
+    };
+    let mut cfg = config(300, 13);
+    cfg.data_latency = Duration::from_millis(5);
+    let sb = Sandbox::start(cfg);
+    let args = ["--part-records", "10", "--concurrency", "4"];
+    let expected = clean_rows(&sb, &args);
+    let proxy = Proxy::start(moto.port);
+    let store = s3(&moto.endpoint(), "out");
+
+    // A short outage: the store's retries carry the run through.
+    let child = s3_run(&sb.api_base, &proxy.endpoint(), "s3://out/blip", &args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(Duration::from_millis(700));
+    proxy.down();
+    std::thread::sleep(Duration::from_millis(1500));
+    proxy.up();
+    let o = child.wait_with_output().expect("wait");
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_eq!(s3_rows(&store, "blip"), expected);
+    finished_cleanly(&store, "blip");
+
+    // A long outage: the run gives up (exit 1) with its checkpoint intact,
+    // and the same command resumes once the store is back.
+    let quick = [
+        "--storage-option",
+        "max_retries=2",
+        "--storage-option",
+        "retry_timeout=2",
+    ];
+    let all: Vec<&str> = args.iter().chain(quick.iter()).copied().collect();
+    let child = s3_run(&sb.api_base, &proxy.endpoint(), "s3://out/outage", &all)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(Duration::from_millis(700));
+    proxy.down();
+    let o = child.wait_with_output().expect("wait");
+    let t = text(&o);
+    if code(&o) == 0 {
+        // The machine was fast enough to finish before the outage.
+        eprintln!("the run finished before the outage; nothing to resume");
+    } else {
+        assert_eq!(code(&o), 1, "{t}");
+        assert!(t.contains("re-run the same command to resume"), "{t}");
+        proxy.up();
+        assert!(
+            get(&store, "outage/_checkpoint.json").is_some(),
+            "no checkpoint left: {t}"
+        );
+        let o = s3_run(&sb.api_base, &proxy.endpoint(), "s3://out/outage", &all)
+            .output()
+            .expect("resume");
+        assert_eq!(code(&o), 0, "{}", text(&o));
+    }
+    assert_eq!(s3_rows(&store, "outage"), expected);
+    finished_cleanly(&store, "outage");
+    sb.stop();
+}
+
+#[test]
+fn parts_larger_than_a_chunk_stream_out_and_are_invisible_until_committed() {
+    use smartsweep::load::Store;
+    use smartsweep::load::destination::StorageOptions;
+    use smartsweep::load::object::{CHUNK, RemoteStore};
+    use std::io::Write;
+    let Some(moto) = Moto::start(&["out"]) else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("rt");
+    let mut opts = StorageOptions::default();
+    for (k, v) in [
+        ("aws_endpoint_url", moto.endpoint()),
+        ("aws_access_key_id", "testing".into()),
+        ("aws_secret_access_key", "testing-secret".into()),
+        ("aws_region", "us-east-1".into()),
+    ] {
+        opts.0.insert(k.into(), v);
+    }
+    let url = reqwest::Url::parse("s3://out/big").unwrap();
+    let store = s3(&moto.endpoint(), "out");
+    rt.block_on(async {
+        let remote = RemoteStore::open(&url, &opts).expect("open");
+        tokio::task::spawn_blocking(move || {
+            let mut remote = remote;
+            assert!(!remote.prepare("").expect("prepare"), "no lock on S3");
+            let data: Vec<u8> = (0..CHUNK * 2 + 12345).map(|i| (i % 251) as u8).collect();
+            let mut part = remote.create_part("part-00000.parquet").expect("create");
+            for piece in data.chunks(64 * 1024) {
+                part.write_all(piece).expect("write");
+            }
+            // Two chunks went out; nothing is visible yet.
+            assert!(remote.list().expect("list").is_empty());
+            part.commit().expect("commit");
+            let listed = remote.list().expect("list");
+            assert_eq!(listed.len(), 1);
+            assert_eq!(listed[0].size, data.len() as u64);
+            assert_eq!(remote.read("part-00000.parquet").unwrap().unwrap(), data);
+            assert!(matches!(
+                remote.create_part("part-00000.parquet"),
+                Err(smartsweep::load::LoadError::PartExists { .. })
+            ));
+            // An abandoned part leaves nothing.
+            let mut part = remote.create_part("part-00001.parquet").expect("create");
+            part.write_all(&data).expect("write");
+            drop(part);
+            // Conditional checkpoint: create, update, and a stale update.
+            let mut v = None;
+            remote
+                .put_checkpoint("_checkpoint.json", b"1", &mut v)
+                .expect("create");
+            let stale = v.clone();
+            remote
+                .put_checkpoint("_checkpoint.json", b"2", &mut v)
+                .expect("update");
+            let mut s = stale;
+            assert!(matches!(
+                remote.put_checkpoint("_checkpoint.json", b"3", &mut s),
+                Err(smartsweep::load::LoadError::ClaimLost { .. })
+            ));
+            let mut none = None;
+            assert!(matches!(
+                remote.put_checkpoint("_checkpoint.json", b"4", &mut none),
+                Err(smartsweep::load::LoadError::ClaimLost { .. })
+            ));
+        })
+        .await
+        .expect("blocking");
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let names: Vec<String> = list(&store, "big").into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, vec!["_checkpoint.json", "part-00000.parquet"]);
+    assert_eq!(get(&store, "big/_checkpoint.json").unwrap(), b"2");
+}
