@@ -360,3 +360,72 @@ fn json_logs_for_schedulers_and_time_based_part_closing() {
     );
     sb.stop();
 }
+
+/// `partition_by` per table: each table of a multi-table pipeline gets its
+/// own Hive directories (its own columns), the files leave the partition
+/// column out, and `verify` reads the output as sound.
+#[test]
+fn each_table_partitions_by_its_own_column() {
+    let sb = Sandbox::start(config(120, 3));
+    let tmp = tempfile::tempdir().expect("tmp");
+    let pipeline = tmp.path().join("two.toml");
+    std::fs::write(
+        &pipeline,
+        r#"
+name = "two"
+[[tables]]
+name = "meds"
+resource = "medications"
+partition_by = ["unit"]
+[tables.query]
+sparql = """
+PREFIX sp: <http://smartplatforms.org/terms#>
+PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#>
+SELECT ?m ?unit WHERE { ?m rdf:type sp:Medication . OPTIONAL { ?m sp:frequency/sp:unit ?unit } }
+"""
+[[tables]]
+name = "problems"
+resource = "problems"
+partition_by = ["year"]
+[tables.query]
+sparql = """
+PREFIX sp: <http://smartplatforms.org/terms#>
+PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#>
+SELECT ?p ?year WHERE { ?p rdf:type sp:Problem . OPTIONAL { ?p sp:startDate ?d } BIND(SUBSTR(STR(?d), 1, 4) AS ?year) }
+"""
+"#,
+    )
+    .expect("write pipeline");
+    let out = tmp.path().join("out");
+    let o = run(pipeline.to_str().expect("utf-8"), &sb.api_base, &out, &[]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let dirs = |table: &str| -> Vec<String> {
+        std::fs::read_dir(out.join(table))
+            .expect("table dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains('='))
+            .collect()
+    };
+    let meds = dirs("meds");
+    let problems = dirs("problems");
+    assert!(meds.iter().all(|d| d.starts_with("unit=")), "{meds:?}");
+    assert!(meds.len() >= 2, "{meds:?}");
+    assert!(
+        problems.iter().all(|d| d.starts_with("year=")),
+        "{problems:?}"
+    );
+    assert!(problems.len() >= 5, "{problems:?}");
+    let part = parts(&out.join("problems").join(&problems[0]), "parquet");
+    let schema = read_parquet(&part[0])[0].schema();
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(
+        names,
+        ["record_id", "p"],
+        "the partition column lives in the directory name"
+    );
+    let v = bin()
+        .args(["verify", out.to_str().expect("utf-8")])
+        .output()
+        .expect("verify");
+    assert_eq!(code(&v), 0, "{}", text(&v));
+}

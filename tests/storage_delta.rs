@@ -179,8 +179,8 @@ fn kill_9_during_delta_runs_then_resume_commits_exactly_once() {
     sb.stop();
 }
 
-/// A run through the library with `partition_by` (the pipeline files gain
-/// the key with the loader's next version).
+/// A run through the library with `partition_by` set on the plan (as the
+/// pipeline loader sets it from `[output] partition_by`).
 fn run_partitioned(api_base: &str, out: &Path, format: smartsweep::load::Format) {
     use smartsweep::engine::{RunConfig, Shutdown, Source};
     use smartsweep::load::destination::DestinationOptions;
@@ -193,6 +193,9 @@ fn run_partitioned(api_base: &str, out: &Path, format: smartsweep::load::Format)
     let mut plan =
         smartsweep::pipeline::load(&manifest_dir().join(PIPELINE), &overrides).expect("plan");
     plan.output.partition_by = vec!["frequency_unit".into()];
+    for t in &mut plan.tables {
+        t.partition_by = plan.output.partition_by.clone();
+    }
     let dest = DestinationOptions {
         pipeline: plan.name.clone(),
         partition_by: plan.output.partition_by.clone(),

@@ -324,6 +324,11 @@ fn destination_options(plan: &Plan, out: &OutputArgs) -> Result<DestinationOptio
             .map(|t| (t.dir.clone(), t.projection.schema()))
             .collect(),
         partition_by,
+        table_partitions: plan
+            .tables
+            .iter()
+            .map(|t| (t.dir.clone(), t.partition_by.clone()))
+            .collect(),
     })
 }
 

@@ -211,7 +211,7 @@ impl Run {
                 name: t.name.clone(),
                 dir: t.dir.clone(),
                 schema: t.projection.schema(),
-                partition_by: self.cfg.plan.output.partition_by.clone(),
+                partition_by: t.partition_by.clone(),
             })
             .collect();
         let opts = self.writer_options(&cp.run_id);
@@ -867,6 +867,7 @@ fn pipeline_info(plan: &crate::pipeline::Plan, hash: &str) -> PipelineInfo {
                     .iter()
                     .map(|(k, v)| (k.clone(), v.to_string()))
                     .collect(),
+                partition_by: t.partition_by.clone(),
             })
             .collect(),
         format: plan.output.format.to_string(),

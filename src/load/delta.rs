@@ -357,7 +357,7 @@ impl DeltaDestination {
             .iter()
             .map(|f| f.as_ref().clone())
             .collect();
-        for c in &self.options.partition_by {
+        for c in self.options.partition_by_of(dir) {
             if file_schema.column_with_name(c).is_none() {
                 fields.push(arrow_schema::Field::new(
                     c,
@@ -372,7 +372,7 @@ impl DeltaDestination {
     /// The add actions of a table's parts (paths relative to the table).
     fn adds(&self, dir: &str, parts: &[CommittedPart]) -> Vec<Action> {
         let now = chrono::Utc::now().timestamp_millis();
-        let partitioned = !self.options.partition_by.is_empty();
+        let partitioned = !self.options.partition_by_of(dir).is_empty();
         parts
             .iter()
             .filter(|p| !partitioned || !p.partition.is_empty())
@@ -441,7 +441,7 @@ impl DeltaDestination {
                 ),
             ]);
         let adds = self.adds(dir, parts);
-        let partition_by = self.options.partition_by.clone();
+        let partition_by = self.options.partition_by_of(dir).to_vec();
         let mode = self.options.mode;
         let log_store = self.log_store(dir)?;
         let result = block_on(&self.handle, async move {

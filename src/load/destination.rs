@@ -237,8 +237,20 @@ pub struct DestinationOptions {
     /// Each table's directory and full Arrow schema (Delta creates its
     /// tables from them; empty: read from the first part).
     pub tables: Vec<(String, SchemaRef)>,
-    /// The partition columns (Delta's partition columns).
+    /// The partition columns (Delta's partition columns) of every table
+    /// not in `table_partitions`.
     pub partition_by: Vec<String>,
+    /// A table directory's own partition columns, where they differ.
+    pub table_partitions: BTreeMap<String, Vec<String>>,
+}
+
+impl DestinationOptions {
+    /// The partition columns of the table in `dir`.
+    pub fn partition_by_of(&self, dir: &str) -> &[String] {
+        self.table_partitions
+            .get(dir)
+            .map_or(self.partition_by.as_slice(), Vec::as_slice)
+    }
 }
 
 /// The store registry: the storage at `location`. One line per kind of

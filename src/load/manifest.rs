@@ -41,6 +41,9 @@ pub struct TableInfo {
     /// Declared column types (variables not listed are strings).
     #[serde(default)]
     pub columns: BTreeMap<String, String>,
+    /// The table's partition columns (Hive directories), when it has any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partition_by: Vec<String>,
 }
 
 /// The pipeline a run ran.

@@ -332,7 +332,14 @@ fn tables_of(state: &State) -> Vec<TableView<'_>> {
                     dir: t.dir.clone(),
                     parts: t.parts.iter().collect(),
                     rows: t.rows,
-                    expected: info.and_then(|i| implied_schema(i, &m.pipeline.partition_by)),
+                    expected: info.and_then(|i| {
+                        let by = if i.partition_by.is_empty() {
+                            &m.pipeline.partition_by
+                        } else {
+                            &i.partition_by
+                        };
+                        implied_schema(i, by)
+                    }),
                 }
             })
             .collect(),

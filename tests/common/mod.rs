@@ -129,8 +129,6 @@ pub fn read_parquet(path: &Path) -> Vec<RecordBatch> {
     reader.map(|b| b.expect("batch")).collect()
 }
 
-/// Every row of every Parquet part, in order, each formatted as one
-/// tab-separated line (nulls as `<null>`).
 /// Every row of the Parquet parts in `dir`, in part order, tab-separated.
 /// Statement URIs carry the container's address, which differs between two
 /// sandboxes serving the same records: `http://127.0.0.1:<port>` is written
@@ -145,7 +143,7 @@ pub fn rows(dir: &Path) -> Vec<String> {
     out
 }
 
-fn without_port(row: &str) -> String {
+pub fn without_port(row: &str) -> String {
     let mut out = String::with_capacity(row.len());
     let mut rest = row;
     while let Some(i) = rest.find("http://127.0.0.1:") {

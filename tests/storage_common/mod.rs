@@ -181,30 +181,22 @@ pub fn s3_rows(store: &Arc<dyn ObjectStore>, prefix: &str) -> Vec<String> {
     out
 }
 
+/// Every row of one Parquet part as `common::rows` formats it (statement
+/// URIs with the sandbox's port written `http://sandbox`).
 pub fn parquet_rows(bytes: Vec<u8>) -> Vec<String> {
-    use arrow_cast::display::{ArrayFormatter, FormatOptions};
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
         .expect("parquet")
         .build()
         .expect("reader");
-    let opts = FormatOptions::default().with_null("<null>");
     let mut out = Vec::new();
     for b in reader {
         let b = b.expect("batch");
-        let fmts: Vec<ArrayFormatter> = b
-            .columns()
-            .iter()
-            .map(|c| ArrayFormatter::try_new(c.as_ref(), &opts).expect("formatter"))
-            .collect();
-        for i in 0..b.num_rows() {
-            out.push(
-                fmts.iter()
-                    .map(|f| f.value(i).to_string())
-                    .collect::<Vec<_>>()
-                    .join("\t"),
-            );
-        }
+        out.extend(
+            super::common::format_rows(&b)
+                .iter()
+                .map(|r| super::common::without_port(r)),
+        );
     }
     out
 }
