@@ -3,14 +3,19 @@
 //! parser's position, and a body that stops before its root element is closed
 //! (a truncated answer, which the XML reader alone would accept) is refused.
 //!
-//! The fast path parses with oxrdfxml's `lenient()` mode, which skips IRI
-//! resolution checks and language-tag validation on every occurrence; the
-//! graph then validates each *distinct* IRI, datatype and language tag once
-//! when it is first interned, so invalid terms are still refused.
+//! Each page goes first through the fast reader (`fastxml.rs`), which reads
+//! the RDF/XML containers actually send straight into the graph; on anything
+//! else it gives up, the graph is rolled back to where the page began, and
+//! oxrdfxml reads the page. oxrdfxml runs in `lenient()` mode, which skips
+//! IRI resolution checks and language-tag validation on every occurrence;
+//! with either reader the sink (`sink.rs`) validates each *distinct* IRI,
+//! datatype and language tag once when it is first interned, so invalid
+//! terms are still refused.
 
-use super::entities;
 use super::error::{TransformError, quote};
-use oxrdf::{Term, Triple};
+use super::sink::Sink;
+use super::{entities, fastxml};
+use oxrdf::TermRef;
 use oxrdfxml::RdfXmlParser;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -66,13 +71,13 @@ fn error_at(doc: &[u8], offset: usize, page: usize, pages: usize, msg: &str) -> 
     }
 }
 
-/// Parses every page, calling `begin_page` before each and `triple` for each
-/// triple. `triple` returns an error message for a term it refuses.
+/// Parses every page into the sink's graph: each page through the fast
+/// reader (`fastxml.rs`), or, when it gives up, from where the page began
+/// through oxrdfxml.
 pub(crate) fn parse_pages(
     pages: &[&[u8]],
     base_iri: &str,
-    mut begin_page: impl FnMut(),
-    mut triple: impl FnMut(Triple) -> Result<(), String>,
+    sink: &mut Sink<'_>,
 ) -> Result<(), TransformError> {
     let bad_base = |e: String| {
         TransformError::new(format!(
@@ -81,10 +86,9 @@ pub(crate) fn parse_pages(
              reserved characters is percent-encoded in it)"
         ))
     };
-    // Lenient: no base in the parser; the caller resolves the few relative
+    // Lenient: no base in the parser; the sink resolves the few relative
     // IRIs itself (see `iri.rs`).
     check_iri(base_iri).map_err(bad_base)?;
-    let parser = RdfXmlParser::new().lenient();
     if pages.is_empty() {
         return Err(TransformError::new(
             "the answer has no pages (expected at least one RDF/XML document)",
@@ -98,22 +102,102 @@ pub(crate) fn parse_pages(
             return Err(html_page(doc, index, pages.len()));
         }
         entities::check(doc, &mut expanded).map_err(at)?;
-        begin_page();
-        let mut reader = parser.clone().for_slice(doc);
-        while let Some(result) = reader.next() {
-            let failure = match result {
-                Ok(t) => match triple(t) {
-                    Ok(()) => continue,
-                    Err(msg) => msg,
-                },
-                Err(e) => format!("not valid RDF/XML: {}", quote(&e.to_string())),
-            };
-            let offset = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
-            return Err(error_at(doc, offset, index, pages.len(), &failure));
+        sink.graph.begin_page();
+        let mark = sink.graph.mark();
+        let fast = if counters::fast_reader_enabled() {
+            fastxml::read_page(doc, sink)
+        } else {
+            Err(fastxml::GiveUp {
+                offset: 0,
+                what: "the fast reader is switched off",
+            })
+        };
+        counters::page_read(fast);
+        if fast.is_err() {
+            sink.graph.rollback(mark);
+            parse_with_oxrdfxml(doc, index, pages.len(), sink)?;
         }
         check_complete(doc).map_err(at)?;
     }
     Ok(())
+}
+
+/// One page through oxrdfxml (lenient mode, no base IRI).
+fn parse_with_oxrdfxml(
+    doc: &[u8],
+    index: usize,
+    pages: usize,
+    sink: &mut Sink<'_>,
+) -> Result<(), TransformError> {
+    let mut reader = RdfXmlParser::new().lenient().for_slice(doc);
+    while let Some(result) = reader.next() {
+        let failure = match result {
+            Ok(t) => match sink.owned_triple(&t) {
+                Ok(()) => continue,
+                Err(msg) => msg,
+            },
+            Err(e) => format!("not valid RDF/XML: {}", quote(&e.to_string())),
+        };
+        let offset = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
+        return Err(error_at(doc, offset, index, pages, &failure));
+    }
+    Ok(())
+}
+
+/// Which reader read the pages of this thread (`parse-counter` feature, for
+/// the tests), and a switch to send every page to oxrdfxml (tests, bench).
+#[cfg(feature = "parse-counter")]
+pub(crate) mod counters {
+    use super::fastxml::GiveUp;
+    use std::cell::Cell;
+
+    thread_local! {
+        static FAST: Cell<u64> = const { Cell::new(0) };
+        static FALLBACK: Cell<u64> = const { Cell::new(0) };
+        static LAST: Cell<Option<GiveUp>> = const { Cell::new(None) };
+        static ENABLED: Cell<bool> = const { Cell::new(true) };
+    }
+
+    pub(crate) fn fast_reader_enabled() -> bool {
+        ENABLED.with(Cell::get)
+    }
+
+    pub(crate) fn set_fast_reader(enabled: bool) {
+        ENABLED.with(|c| c.set(enabled));
+    }
+
+    pub(crate) fn page_read(result: Result<(), GiveUp>) {
+        match result {
+            Ok(()) => FAST.with(|c| c.set(c.get() + 1)),
+            Err(g) => {
+                FALLBACK.with(|c| c.set(c.get() + 1));
+                LAST.with(|c| c.set(Some(g)));
+            }
+        }
+    }
+
+    /// (pages read by the fast reader, pages handed to oxrdfxml, the last
+    /// reason for handing one over: offset and what).
+    pub(crate) fn get() -> (u64, u64, Option<(usize, &'static str)>) {
+        (
+            FAST.with(Cell::get),
+            FALLBACK.with(Cell::get),
+            LAST.with(Cell::get).map(|g| (g.offset, g.what)),
+        )
+    }
+}
+
+#[cfg(not(feature = "parse-counter"))]
+mod counters {
+    use super::fastxml::GiveUp;
+
+    #[inline]
+    pub(crate) fn fast_reader_enabled() -> bool {
+        true
+    }
+
+    #[inline]
+    pub(crate) fn page_read(_: Result<(), GiveUp>) {}
 }
 
 /// Whether the body starts (after whitespace and an XML declaration) like
@@ -149,10 +233,10 @@ fn html_page(doc: &[u8], page: usize, pages: usize) -> TransformError {
 
 /// Validates a term the lenient parser let through unchecked: an absolute
 /// IRI (see [`check_iri`]), a datatype IRI, a language tag (BCP 47).
-pub(crate) fn validate_term(term: &Term) -> Result<(), String> {
+pub(crate) fn validate_term(term: TermRef<'_>) -> Result<(), String> {
     match term {
-        Term::NamedNode(n) => check_iri(n.as_str()),
-        Term::Literal(l) => {
+        TermRef::NamedNode(n) => check_iri(n.as_str()),
+        TermRef::Literal(l) => {
             if let Some(lang) = l.language() {
                 oxrdf::Literal::new_language_tagged_literal("", lang)
                     .map(|_| ())
@@ -171,7 +255,7 @@ pub(crate) fn validate_term(term: &Term) -> Result<(), String> {
                 check_iri(dt.as_str()).map_err(|e| format!("datatype: {e}"))
             }
         }
-        Term::BlankNode(_) => Ok(()),
+        TermRef::BlankNode(_) => Ok(()),
     }
 }
 
