@@ -105,15 +105,13 @@ pub(crate) fn parse_pages(
         sink.graph.begin_page();
         let mark = sink.graph.mark();
         let fast = if counters::fast_reader_enabled() {
-            fastxml::read_page(doc, sink)
+            let result = fastxml::read_page(doc, sink);
+            counters::page_read(result);
+            result.is_ok()
         } else {
-            Err(fastxml::GiveUp {
-                offset: 0,
-                what: "the fast reader is switched off",
-            })
+            false
         };
-        counters::page_read(fast);
-        if fast.is_err() {
+        if !fast {
             sink.graph.rollback(mark);
             parse_with_oxrdfxml(doc, index, pages.len(), sink)?;
         }
