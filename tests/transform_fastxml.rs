@@ -317,6 +317,8 @@ fn odd_bodies() -> Vec<(&'static str, String)> {
         ("two abouts", doc("").replace("xmlns:sp=", "xmlns:r2=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\" xmlns:sp=").replace("\n\n", "\n<rdf:Description rdf:about=\"http://x/1\" r2:about=\"http://x/2\"><sp:a>1</sp:a></rdf:Description>\n")),
         ("same property attribute twice", doc("").replace("xmlns:sp=", "xmlns:s2=\"http://smartplatforms.org/terms#\" xmlns:sp=").replace("\n\n", "\n<rdf:Description rdf:about=\"http://x/1\" sp:a=\"1\" s2:a=\"2\"/>\n")),
         ("duplicate attribute", doc("<rdf:Description rdf:about=\"http://x/1\" rdf:about=\"http://x/2\"/>")),
+        ("duplicate namespace declaration", doc("<sp:M rdf:about=\"http://x/1\"/>").replacen("xmlns:sp=\"http://smartplatforms.org/terms#\"", "xmlns:sp=\"http://y/\" xmlns:sp=\"http://smartplatforms.org/terms#\"", 1)),
+        ("duplicate root language", doc("<sp:M rdf:about=\"http://x/1\"><sp:a>1</sp:a></sp:M>").replacen("<rdf:RDF", "<rdf:RDF xml:lang=\"en\" xml:lang=\"fr\"", 1)),
         ("unprefixed attribute", doc("<rdf:Description about=\"http://x/1\"/>")),
         ("processing instruction", doc(&format!("<?php echo 1; ?>{m}{end}"))),
         ("unknown entity", doc(&format!("{m}<sp:a>&nbsp;</sp:a>{end}"))),
@@ -458,6 +460,12 @@ fn tricky_bodies() -> Vec<(&'static str, String)> {
         (
             "root comments only",
             format!("<!-- a -->\n{HEAD}<!-- b --></rdf:RDF><!-- c -->"),
+        ),
+        (
+            "comments that look closed early",
+            doc(
+                "<!--> <rdf:Description rdf:about=\"http://x/hidden\"><sp:a>1</sp:a></rdf:Description> --><!---> <sp:M rdf:about=\"http://x/hidden2\"/> --><!-- - -- --->",
+            ),
         ),
     ]
 }
@@ -658,10 +666,14 @@ enum Edit {
         len: usize,
         to: usize,
     },
+    /// Inserts after the `k`-th `>` (where text or the next tag begins).
+    AfterTag(usize, Vec<u8>),
+    /// Inserts before the `k`-th `>` (among a tag's attributes).
+    InTag(usize, Vec<u8>),
 }
 
-fn edit() -> impl Strategy<Value = Edit> {
-    let junk = prop_oneof![
+fn junk() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
         Just(b"<".to_vec()),
         Just(b">".to_vec()),
         Just(b"/>".to_vec()),
@@ -700,15 +712,29 @@ fn edit() -> impl Strategy<Value = Edit> {
         Just(b"\xff\xfe".to_vec()),
         Just("é中".as_bytes().to_vec()),
         prop::collection::vec(any::<u8>(), 1..8),
-    ];
+    ]
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
     prop_oneof![
         1 => any::<usize>().prop_map(Edit::Truncate),
         2 => (any::<usize>(), 1usize..40).prop_map(|(a, n)| Edit::Delete(a, n)),
-        4 => (any::<usize>(), junk).prop_map(|(a, j)| Edit::Insert(a, j)),
+        2 => (any::<usize>(), junk()).prop_map(|(a, j)| Edit::Insert(a, j)),
+        3 => (any::<usize>(), junk()).prop_map(|(k, j)| Edit::AfterTag(k, j)),
+        2 => (any::<usize>(), junk()).prop_map(|(k, j)| Edit::InTag(k, j)),
         2 => (any::<usize>(), any::<u8>()).prop_map(|(a, b)| Edit::Replace(a, b)),
         2 => (any::<usize>(), 1usize..200, any::<usize>())
             .prop_map(|(from, len, to)| Edit::Copy { from, len, to }),
     ]
+}
+
+/// Inserts `junk` at the `k`-th `>` (plus `after`: 0 before it, 1 after).
+fn insert_at_tag_end(body: &mut Vec<u8>, k: usize, after: usize, junk: Vec<u8>) {
+    let ends: Vec<usize> = (0..body.len()).filter(|&i| body[i] == b'>').collect();
+    if !ends.is_empty() {
+        let at = ends[k % ends.len()] + after;
+        body.splice(at..at, junk);
+    }
 }
 
 fn damage(body: &mut Vec<u8>, edits: Vec<Edit>) {
@@ -739,6 +765,8 @@ fn damage(body: &mut Vec<u8>, edits: Vec<Edit>) {
                 let to = to % (body.len() + 1);
                 body.splice(to..to, piece);
             }
+            Edit::AfterTag(k, j) => insert_at_tag_end(body, k, 1, j),
+            Edit::InTag(k, j) => insert_at_tag_end(body, k, 0, j),
         }
     }
 }
@@ -763,7 +791,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
 
     /// Damaged bodies: the same graph, rows or error message whichever
     /// reader is on (the fast reader never accepts what oxrdfxml refuses,
@@ -772,7 +800,7 @@ proptest! {
     fn damaged_bodies_give_what_oxrdfxml_gives(
         seed in any::<u64>(),
         nested in any::<bool>(),
-        edits in prop::collection::vec(edit(), 1..5),
+        edits in prop::collection::vec(edit(), 1..3),
     ) {
         let rec = random_record(seed % 1000, "9999");
         let mut body = if nested { to_nested(&rec) } else { to_flat(&rec, seed | 1) }.into_bytes();
