@@ -13,8 +13,10 @@
 //!
 //! Variants: `parse_strict` / `parse_lenient` (oxrdfxml alone, with a base
 //! IRI), `naive_<query>` (strict parse into a fresh `oxrdf::Dataset`, then
-//! spareval) and `custom_<query>` (what `Projection::apply` does), for the
-//! queries of `smartsweep_testkit::QUERIES`.
+//! spareval), `custom_<query>` (what `Projection::apply` does: the fast
+//! RDF/XML reader) and `oxrdfxml_<query>` (`Projection::apply` with every
+//! page sent to oxrdfxml, i.e. without the fast reader), for the shipped
+//! pipelines (`smartsweep_testkit::shipped_pipelines`).
 //!
 //! Measured figures (instructions per record with callgrind, MB/s against
 //! pyoxigraph on the same bytes, the levers tried): `benches/RESULTS.md`,
@@ -66,17 +68,30 @@ fn parse_only(corpus: &Corpus, lenient: bool) -> usize {
     n
 }
 
-fn run(corpus: &Corpus, p: &Projection, naive: bool) -> usize {
+/// How a variant transforms a record.
+#[derive(Clone, Copy)]
+enum Path {
+    /// The straightforward reference (testkit).
+    Naive,
+    /// `Projection::apply`: the fast reader, oxrdfxml for odd pages.
+    Custom,
+    /// `Projection::apply` with every page sent to oxrdfxml (the path before
+    /// the fast reader).
+    Oxrdfxml,
+}
+
+fn run(corpus: &Corpus, p: &Projection, path: Path) -> usize {
     let mut rows = 0;
+    smartsweep::transform::set_fast_reader_on_this_thread(!matches!(path, Path::Oxrdfxml));
     for (id, base, body) in corpus {
         let pages = [body.as_slice()];
-        let r = if naive {
-            smartsweep_testkit::apply_naive(p, id, &pages, base)
-        } else {
-            p.apply(id, &pages, base)
+        let r = match path {
+            Path::Naive => smartsweep_testkit::apply_naive(p, id, &pages, base),
+            Path::Custom | Path::Oxrdfxml => p.apply(id, &pages, base),
         };
         rows += r.expect("bench record transforms").batch.num_rows();
     }
+    smartsweep::transform::set_fast_reader_on_this_thread(true);
     rows
 }
 
@@ -118,16 +133,17 @@ fn variants(corpus: &Corpus) -> Vec<Variant<'_>> {
     ));
     for q in shipped_pipelines() {
         let name = q.name;
-        let p = projection(&q.sparql, &q.columns);
-        let p2 = projection(&q.sparql, &q.columns);
-        v.push((
-            format!("naive_{name}"),
-            Box::new(move || run(corpus, &p, true)),
-        ));
-        v.push((
-            format!("custom_{name}"),
-            Box::new(move || run(corpus, &p2, false)),
-        ));
+        for (prefix, path) in [
+            ("naive", Path::Naive),
+            ("oxrdfxml", Path::Oxrdfxml),
+            ("custom", Path::Custom),
+        ] {
+            let p = projection(&q.sparql, &q.columns);
+            v.push((
+                format!("{prefix}_{name}"),
+                Box::new(move || run(corpus, &p, path)),
+            ));
+        }
     }
     v
 }

@@ -1018,3 +1018,49 @@ impl<'d> Reader<'d> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_are_read_as_quick_xml_reads_them() {
+        let ok = |raw: &str| unescape(raw, 0).map(Cow::into_owned).ok();
+        assert_eq!(ok("plain; text;"), Some("plain; text;".into()));
+        assert_eq!(ok("&lt;&gt;&amp;&apos;&quot;"), Some("<>&'\"".into()));
+        assert_eq!(
+            ok("&#65;&#x41;&#x00e9;&#0065;&#1;"),
+            Some("AAéA\u{1}".into())
+        );
+        assert_eq!(ok("&#x1F48A;"), Some("💊".into()));
+        // quick-xml refuses these; the fast reader gives up on them.
+        for bad in [
+            "&",
+            "&amp",
+            "&amp &amp;",
+            "&nbsp;",
+            "&#0;",
+            "&#x0;",
+            "&#xD800;",
+            "&#x110000;",
+            "&#+65;",
+            "&#-65;",
+            "&#X41;",
+            "&#;",
+            "&#x;",
+            "&#99999999999;",
+            "&;",
+        ] {
+            assert_eq!(ok(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_and_node_ids() {
+        assert!(is_ascii_ncname("N0a1b-2.c_d"));
+        assert!(is_ascii_ncname("_x"));
+        for bad in ["", "1a", "-a", "a:b", "é", "a b"] {
+            assert!(!is_ascii_ncname(bad), "{bad}");
+        }
+    }
+}

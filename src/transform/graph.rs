@@ -565,6 +565,40 @@ mod tests {
     }
 
     #[test]
+    fn rollback_returns_to_the_mark_exactly() {
+        let build = |g: &mut RecordGraph, names: &[&str]| {
+            for n in names {
+                let (s, _) = g.intern(nn(&format!("http://s/{n}")).as_ref());
+                let (p, _) = g.intern(nn("http://p").as_ref());
+                let b = g.blank(Blank::Label(n));
+                let f = g.blank(Blank::Fresh(0));
+                g.insert(s, p, b);
+                g.insert(b, p, f);
+            }
+        };
+        let mut g = RecordGraph::default();
+        build(&mut g, &["a", "b"]);
+        let before = g.dump();
+        g.begin_page();
+        let mark = g.mark();
+        build(&mut g, &["b", "c", "d"]);
+        assert_ne!(g.dump(), before);
+        g.rollback(mark);
+        assert_eq!(g.dump(), before);
+        // Building the page again gives what a graph that never saw the
+        // rolled-back page gives.
+        build(&mut g, &["e"]);
+        let mut fresh = RecordGraph::default();
+        build(&mut fresh, &["a", "b"]);
+        fresh.begin_page();
+        build(&mut fresh, &["e"]);
+        assert_eq!(g.dump(), fresh.dump());
+        // Rolled-back terms are gone from the lookup too.
+        assert_eq!(g.lookup(&nn("http://s/c")), None);
+        assert!(g.lookup(&nn("http://s/e")).is_some());
+    }
+
+    #[test]
     fn blank_nodes_are_scoped_per_page() {
         let mut g = RecordGraph::default();
         let b = || Term::BlankNode(BlankNode::new_unchecked("N1"));
