@@ -70,7 +70,7 @@ fn parse_only(corpus: &Corpus, lenient: bool) -> usize {
 
 /// How a variant transforms a record.
 #[derive(Clone, Copy)]
-enum Path {
+enum Route {
     /// The straightforward reference (testkit).
     Naive,
     /// `Projection::apply`: the fast reader, oxrdfxml for odd pages.
@@ -80,14 +80,14 @@ enum Path {
     Oxrdfxml,
 }
 
-fn run(corpus: &Corpus, p: &Projection, path: Path) -> usize {
+fn run(corpus: &Corpus, p: &Projection, path: Route) -> usize {
     let mut rows = 0;
-    smartsweep::transform::set_fast_reader_on_this_thread(!matches!(path, Path::Oxrdfxml));
+    smartsweep::transform::set_fast_reader_on_this_thread(!matches!(path, Route::Oxrdfxml));
     for (id, base, body) in corpus {
         let pages = [body.as_slice()];
         let r = match path {
-            Path::Naive => smartsweep_testkit::apply_naive(p, id, &pages, base),
-            Path::Custom | Path::Oxrdfxml => p.apply(id, &pages, base),
+            Route::Naive => smartsweep_testkit::apply_naive(p, id, &pages, base),
+            Route::Custom | Route::Oxrdfxml => p.apply(id, &pages, base),
         };
         rows += r.expect("bench record transforms").batch.num_rows();
     }
@@ -134,9 +134,9 @@ fn variants(corpus: &Corpus) -> Vec<Variant<'_>> {
     for q in shipped_pipelines() {
         let name = q.name;
         for (prefix, path) in [
-            ("naive", Path::Naive),
-            ("oxrdfxml", Path::Oxrdfxml),
-            ("custom", Path::Custom),
+            ("naive", Route::Naive),
+            ("oxrdfxml", Route::Oxrdfxml),
+            ("custom", Route::Custom),
         ] {
             let p = projection(&q.sparql, &q.columns);
             v.push((

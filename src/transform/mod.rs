@@ -463,9 +463,9 @@ pub fn reader_counts_on_this_thread() -> (u64, u64, Option<(usize, &'static str)
 }
 
 /// Sends this thread's pages to oxrdfxml (`false`) or, as normally, first
-/// to the fast reader (`true`). `parse-counter` feature, for the tests and
-/// the bench that compare both readers.
-#[cfg(feature = "parse-counter")]
+/// to the fast reader (`true`): for the tests and the bench that compare
+/// both readers (the engine never calls it).
+#[doc(hidden)]
 pub fn set_fast_reader_on_this_thread(enabled: bool) {
     parse::counters::set_fast_reader(enabled);
 }

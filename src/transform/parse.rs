@@ -143,19 +143,17 @@ fn parse_with_oxrdfxml(
 }
 
 /// Which reader read the pages of this thread (`parse-counter` feature, for
-/// the tests), and a switch to send every page to oxrdfxml (tests, bench).
-#[cfg(feature = "parse-counter")]
+/// the tests), and a switch to send every page to oxrdfxml (the tests and
+/// the bench that compare both readers).
 pub(crate) mod counters {
     use super::fastxml::GiveUp;
     use std::cell::Cell;
 
     thread_local! {
-        static FAST: Cell<u64> = const { Cell::new(0) };
-        static FALLBACK: Cell<u64> = const { Cell::new(0) };
-        static LAST: Cell<Option<GiveUp>> = const { Cell::new(None) };
         static ENABLED: Cell<bool> = const { Cell::new(true) };
     }
 
+    #[inline]
     pub(crate) fn fast_reader_enabled() -> bool {
         ENABLED.with(Cell::get)
     }
@@ -164,7 +162,16 @@ pub(crate) mod counters {
         ENABLED.with(|c| c.set(enabled));
     }
 
+    #[cfg(feature = "parse-counter")]
+    thread_local! {
+        static FAST: Cell<u64> = const { Cell::new(0) };
+        static FALLBACK: Cell<u64> = const { Cell::new(0) };
+        static LAST: Cell<Option<GiveUp>> = const { Cell::new(None) };
+    }
+
+    #[inline]
     pub(crate) fn page_read(result: Result<(), GiveUp>) {
+        #[cfg(feature = "parse-counter")]
         match result {
             Ok(()) => FAST.with(|c| c.set(c.get() + 1)),
             Err(g) => {
@@ -172,10 +179,13 @@ pub(crate) mod counters {
                 LAST.with(|c| c.set(Some(g)));
             }
         }
+        #[cfg(not(feature = "parse-counter"))]
+        let _ = result;
     }
 
     /// (pages read by the fast reader, pages handed to oxrdfxml, the last
     /// reason for handing one over: offset and what).
+    #[cfg(feature = "parse-counter")]
     pub(crate) fn get() -> (u64, u64, Option<(usize, &'static str)>) {
         (
             FAST.with(Cell::get),
@@ -183,19 +193,6 @@ pub(crate) mod counters {
             LAST.with(Cell::get).map(|g| (g.offset, g.what)),
         )
     }
-}
-
-#[cfg(not(feature = "parse-counter"))]
-mod counters {
-    use super::fastxml::GiveUp;
-
-    #[inline]
-    pub(crate) fn fast_reader_enabled() -> bool {
-        true
-    }
-
-    #[inline]
-    pub(crate) fn page_read(_: Result<(), GiveUp>) {}
 }
 
 /// Whether the body starts (after whitespace and an XML declaration) like
