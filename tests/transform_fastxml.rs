@@ -15,6 +15,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "transform_common/mod.rs"]
+mod common;
+
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use smartsweep::schema::ColumnType;
@@ -498,6 +501,19 @@ fn tricky_bodies_are_read_fast_with_the_same_outcome() {
             "{name}: read fast ({:?})\n{body}",
             s.why
         );
+    }
+}
+
+#[test]
+fn sample_patients_are_read_fast_with_the_same_outcome() {
+    let records = common::sample_records();
+    assert_eq!(records.len(), 59);
+    for rec in &records {
+        for (style, body) in [("flat", to_flat(rec, 0)), ("nested", to_nested(rec))] {
+            let s = same_both_ways(&[body.as_bytes()], &rec.request_url(), true)
+                .unwrap_or_else(|e| panic!("{} {style}: {e}", rec.record_id));
+            assert_eq!(s.fast, 1, "{} {style}: {s:?}", rec.record_id);
+        }
     }
 }
 

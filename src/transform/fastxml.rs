@@ -45,10 +45,11 @@
 //! most [`MAX_ATTRIBUTES`] attributes long; text is borrowed from the page
 //! unless it holds an entity; the graph copies each distinct term once.
 
-use super::graph::Blank;
-use super::sink::{Node, Object, Sink};
+use super::graph::{Blank, FxBuild};
+use super::sink::{Node, Object, Pred, Sink, SubjectMemo};
 use oxrdf::{LiteralRef, NamedNodeRef};
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 const RDF: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#";
 const RDF_TYPE: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type";
@@ -109,6 +110,8 @@ pub(crate) fn read_page(doc: &[u8], sink: &mut Sink<'_>) -> Step<()> {
         frames: Vec::new(),
         attrs: Vec::new(),
         fresh: 0,
+        preds: HashMap::default(),
+        rdf_type: None,
         pred: String::new(),
         obj: String::new(),
     };
@@ -187,6 +190,7 @@ enum Frame<'d> {
     Node {
         qname: &'d str,
         subject: Subject<'d>,
+        memo: SubjectMemo,
         lang: u32,
         own_lang: bool,
         resource: bool,
@@ -251,6 +255,10 @@ struct Reader<'d> {
     attrs: Vec<Attr<'d>>,
     /// Anonymous blank nodes so far in this page.
     fresh: u32,
+    /// Predicates interned so far, by qualified name (the prefixes are the
+    /// root's, so a name means one IRI in the page).
+    preds: HashMap<&'d str, Pred, FxBuild>,
+    rdf_type: Option<Pred>,
     /// Scratch for predicate IRIs (namespace + local name).
     pred: String,
     /// Scratch for type IRIs of typed node elements.
@@ -262,14 +270,37 @@ fn is_ws(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\n' | b'\r')
 }
 
+/// Byte classes of the ASCII names the fast reader accepts: bit 1 may
+/// start a name (`A-Z a-z _`), bit 2 may continue one (also `0-9 - .`).
+static NAME: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 128 {
+        let b = c as u8;
+        if b.is_ascii_alphabetic() || b == b'_' {
+            t[c] = 3;
+        } else if b.is_ascii_digit() || b == b'-' || b == b'.' {
+            t[c] = 2;
+        }
+        c += 1;
+    }
+    t
+};
+
 #[inline]
 fn is_name_start(c: u8) -> bool {
-    c.is_ascii_alphabetic() || c == b'_'
+    NAME[usize::from(c)] & 1 != 0
 }
 
 #[inline]
 fn is_name_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.')
+    NAME[usize::from(c)] & 2 != 0
+}
+
+/// The length of the run of name characters at the start of `b`.
+#[inline]
+fn name_len(b: &[u8]) -> usize {
+    b.iter().position(|&c| !is_name_char(c)).unwrap_or(b.len())
 }
 
 /// An ASCII NCName (a subset of what oxrdfxml accepts as `rdf:nodeID`).
@@ -353,12 +384,35 @@ fn emit(
     sink: &mut Sink<'_>,
     at: usize,
     subject: Node<'_>,
-    predicate: &str,
+    memo: &mut SubjectMemo,
+    p: Pred,
     object: Object<'_>,
 ) -> Step<()> {
-    match sink.triple(subject, predicate, object) {
+    match sink.triple_with(subject, memo, p, object) {
         Ok(()) => Ok(()),
         Err(_) => give_up(at, "a term the graph refuses"),
+    }
+}
+
+/// The predicate `ns` + `local` (qualified name `qname`), interned once per
+/// page.
+#[inline]
+fn predicate<'d>(
+    cache: &mut HashMap<&'d str, Pred, FxBuild>,
+    buf: &mut String,
+    sink: &mut Sink<'_>,
+    (qname, ns, local): (&'d str, &str, &str),
+    at: usize,
+) -> Step<Pred> {
+    if let Some(p) = cache.get(qname) {
+        return Ok(*p);
+    }
+    match sink.predicate(join(buf, ns, local)) {
+        Ok(p) => {
+            cache.insert(qname, p);
+            Ok(p)
+        }
+        Err(_) => give_up(at, "a predicate the graph refuses"),
     }
 }
 
@@ -470,31 +524,30 @@ impl<'d> Reader<'d> {
 
     /// A qualified name at `i`: (qname, prefix, local, end). Unprefixed
     /// names have an empty prefix.
+    #[inline]
     fn qname(&self, i: usize) -> Step<(&'d str, &'d str, &'d str, usize)> {
-        let b = self.b;
-        let mut k = i;
-        if !b.get(k).is_some_and(|&c| is_name_start(c)) {
+        let rest = &self.b[i.min(self.b.len())..];
+        if !rest.first().is_some_and(|&c| is_name_start(c)) {
             return give_up(i, "an unusual name");
         }
-        while k < b.len() && is_name_char(b[k]) {
-            k += 1;
+        let first = name_len(rest);
+        if rest.get(first) != Some(&b':') {
+            let k = i + first;
+            let qname = &self.doc[i..k];
+            return Ok((qname, "", qname, k));
         }
-        let mut colon = None;
-        if b.get(k) == Some(&b':') {
-            colon = Some(k);
-            k += 1;
-            if !b.get(k).is_some_and(|&c| is_name_start(c)) {
-                return give_up(i, "an unusual name");
-            }
-            while k < b.len() && is_name_char(b[k]) {
-                k += 1;
-            }
+        let after = &rest[first + 1..];
+        if !after.first().is_some_and(|&c| is_name_start(c)) {
+            return give_up(i, "an unusual name");
         }
-        let qname = &self.doc[i..k];
-        Ok(match colon {
-            Some(c) => (qname, &self.doc[i..c], &self.doc[c + 1..k], k),
-            None => (qname, "", qname, k),
-        })
+        let k = i + first + 1 + name_len(after);
+        let colon = i + first;
+        Ok((
+            &self.doc[i..k],
+            &self.doc[i..colon],
+            &self.doc[colon + 1..k],
+            k,
+        ))
     }
 
     /// A start tag at `self.pos` (`<` then a name): its name, with its
@@ -538,15 +591,26 @@ impl<'d> Reader<'d> {
 
     /// One `name="value"` at `i`, pushed to `self.attrs`; the offset after it.
     fn attribute(&mut self, i: usize) -> Step<usize> {
-        let (qname, prefix, local, k) = self.qname(i)?;
-        let Some((_, value, next)) = self.pseudo_attribute(i, self.b.len()) else {
+        let (qname, prefix, local, mut k) = self.qname(i)?;
+        let b = self.b;
+        while k < b.len() && is_ws(b[k]) {
+            k += 1;
+        }
+        if b.get(k) != Some(&b'=') {
+            return give_up(i, "a malformed attribute");
+        }
+        k += 1;
+        while k < b.len() && is_ws(b[k]) {
+            k += 1;
+        }
+        let Some(&quote) = b.get(k).filter(|&&q| q == b'"' || q == b'\'') else {
             return give_up(i, "a malformed attribute");
         };
-        // `pseudo_attribute` reads the name again: it must stop where `qname` did.
-        if !matches!(self.b.get(k), Some(b'=' | b' ' | b'\t' | b'\n' | b'\r')) {
-            return give_up(i, "an unusual attribute name");
-        }
-        if value.contains('<') {
+        let start = k + 1;
+        let Some(len) = memchr::memchr2(quote, b'<', &b[start..]) else {
+            return give_up(i, "an unclosed attribute value");
+        };
+        if b[start + len] == b'<' {
             return give_up(i, "`<` in an attribute value");
         }
         if self.attrs.len() >= MAX_ATTRIBUTES {
@@ -560,9 +624,9 @@ impl<'d> Reader<'d> {
             qname,
             prefix,
             local,
-            value,
+            value: &self.doc[start..start + len],
         });
-        Ok(next)
+        Ok(start + len + 1)
     }
 
     /// The namespace a prefix is bound to on the root.
@@ -794,16 +858,25 @@ impl<'d> Reader<'d> {
         }
         let (lang, own_lang) = self.element_lang(lang_attr)?;
         // oxrdfxml's order: the type triple, then property attributes last to first.
+        let mut memo = SubjectMemo::default();
         if typed {
+            let p = match self.rdf_type {
+                Some(p) => p,
+                None => match sink.predicate(RDF_TYPE) {
+                    Ok(p) => *self.rdf_type.insert(p),
+                    Err(_) => return give_up(tag.at, "a predicate the graph refuses"),
+                },
+            };
             let ty = Object::Node(Node::Iri(join(&mut self.obj, ns, tag.local)));
-            emit(sink, tag.at, subject.node(), RDF_TYPE, ty)?;
+            emit(sink, tag.at, subject.node(), &mut memo, p, ty)?;
         }
         if props > 0 {
-            self.property_attributes(&subject, lang, sink)?;
+            self.property_attributes(&subject, &mut memo, lang, sink)?;
         }
         self.frames.push(Frame::Node {
             qname: tag.qname,
             subject,
+            memo,
             lang,
             own_lang,
             resource: false,
@@ -815,6 +888,7 @@ impl<'d> Reader<'d> {
     fn property_attributes(
         &mut self,
         subject: &Subject<'d>,
+        memo: &mut SubjectMemo,
         lang: u32,
         sink: &mut Sink<'_>,
     ) -> Step<()> {
@@ -829,8 +903,16 @@ impl<'d> Reader<'d> {
                 Some(l) => LiteralRef::new_language_tagged_literal_unchecked(&value, l),
                 None => LiteralRef::new_simple_literal(&value),
             };
-            let p = join(&mut self.pred, ns, a.local);
-            emit(sink, a.at, subject.node(), p, Object::Literal(literal))?;
+            let key = (a.qname, ns, a.local);
+            let p = predicate(&mut self.preds, &mut self.pred, sink, key, a.at)?;
+            emit(
+                sink,
+                a.at,
+                subject.node(),
+                memo,
+                p,
+                Object::Literal(literal),
+            )?;
         }
         Ok(())
     }
@@ -893,22 +975,19 @@ impl<'d> Reader<'d> {
         own_lang: bool,
         sink: &mut Sink<'_>,
     ) -> Step<()> {
-        let Some(Frame::Node { subject, .. }) = self.frames.last() else {
-            return give_up(tag.at, "a property element outside a node element");
-        };
         let object = Blank::Fresh(self.fresh);
         self.fresh += 1;
-        let p = join(&mut self.pred, ns, tag.local);
-        emit(
-            sink,
-            tag.at,
-            subject.node(),
-            p,
-            Object::Node(Node::Blank(object)),
-        )?;
+        let key = (tag.qname, ns, tag.local);
+        let p = predicate(&mut self.preds, &mut self.pred, sink, key, tag.at)?;
+        let Some(Frame::Node { subject, memo, .. }) = self.frames.last_mut() else {
+            return give_up(tag.at, "a property element outside a node element");
+        };
+        let o = Object::Node(Node::Blank(object));
+        emit(sink, tag.at, subject.node(), memo, p, o)?;
         self.frames.push(Frame::Node {
             qname: tag.qname,
             subject: Subject::Blank(object),
+            memo: SubjectMemo::default(),
             lang,
             own_lang,
             resource: true,
@@ -919,15 +998,19 @@ impl<'d> Reader<'d> {
     /// `</name>`; `true` when it closes the root.
     fn end_tag(&mut self, sink: &mut Sink<'_>) -> Step<bool> {
         let at = self.pos;
-        let (qname, _, _, mut i) = self.qname(at + 2)?;
+        let Some(open) = self.frames.last().map(Frame::qname) else {
+            return give_up(at, "an end tag without a start tag");
+        };
+        // `</` + the open element's name, then whitespace and `>`.
+        let mut i = at + 2 + open.len();
+        if !self.b[at + 2..].starts_with(open.as_bytes()) {
+            return give_up(at, "an end tag that does not match");
+        }
         while i < self.b.len() && is_ws(self.b[i]) {
             i += 1;
         }
         if self.b.get(i) != Some(&b'>') {
-            return give_up(at, "a malformed end tag");
-        }
-        if self.frames.last().map(Frame::qname) != Some(qname) {
-            return give_up(at, "an end tag that does not match");
+            return give_up(at, "a malformed or mismatched end tag");
         }
         self.pos = i + 1;
         self.close(sink)
@@ -954,13 +1037,14 @@ impl<'d> Reader<'d> {
             }
             Frame::Node { resource: true, .. } => {}
             Frame::Prop {
+                qname,
                 ns,
                 local,
                 lang,
                 datatype,
                 content,
                 ..
-            } => self.end_property(at, ns, local, lang, datatype, content, sink)?,
+            } => self.end_property(at, (qname, ns, local), lang, datatype, content, sink)?,
         }
         // The element's own `xml:lang` leaves the scope with it.
         if own_lang {
@@ -970,24 +1054,35 @@ impl<'d> Reader<'d> {
     }
 
     /// The triple of a property element, at its end tag.
-    #[allow(clippy::too_many_arguments)]
     fn end_property(
         &mut self,
         at: usize,
-        ns: &'d str,
-        local: &'d str,
+        (qname, ns, local): (&'d str, &'d str, &'d str),
         lang: u32,
         datatype: Option<Cow<'d, str>>,
         content: Content<'d>,
         sink: &mut Sink<'_>,
     ) -> Step<()> {
-        let Some(Frame::Node { subject, .. }) = self.frames.last() else {
+        let p = predicate(
+            &mut self.preds,
+            &mut self.pred,
+            sink,
+            (qname, ns, local),
+            at,
+        )?;
+        let Some(Frame::Node { subject, memo, .. }) = self.frames.last_mut() else {
             return give_up(at, "a property element outside a node element");
         };
         let text = match &content {
             Content::Node(object) => {
-                let p = join(&mut self.pred, ns, local);
-                return emit(sink, at, subject.node(), p, Object::Node(object.node()));
+                return emit(
+                    sink,
+                    at,
+                    subject.node(),
+                    memo,
+                    p,
+                    Object::Node(object.node()),
+                );
             }
             Content::Nested => return give_up(at, "a property closed inside its node"),
             Content::Empty => Cow::Borrowed(""),
@@ -999,8 +1094,7 @@ impl<'d> Reader<'d> {
             (None, Some(l)) => LiteralRef::new_language_tagged_literal_unchecked(&text, l),
             (None, None) => LiteralRef::new_simple_literal(&text),
         };
-        let p = join(&mut self.pred, ns, local);
-        emit(sink, at, subject.node(), p, Object::Literal(literal))
+        emit(sink, at, subject.node(), memo, p, Object::Literal(literal))
     }
 
     /// After the root: whitespace and comments only.

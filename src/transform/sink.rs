@@ -33,6 +33,23 @@ pub(crate) enum Object<'a> {
     Literal(LiteralRef<'a>),
 }
 
+/// A predicate interned in the record's graph.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Pred {
+    id: u32,
+    /// Whether the query can match it (else its triples are only checked).
+    wanted: bool,
+}
+
+/// What is known of a subject between its triples.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct SubjectMemo {
+    /// Its id, once interned.
+    id: Option<u32>,
+    /// Whether its IRI was checked.
+    checked: bool,
+}
+
 /// The record's graph being built, with what every triple needs.
 pub(crate) struct Sink<'g> {
     pub(crate) graph: &'g mut RecordGraph,
@@ -53,6 +70,16 @@ impl<'g> Sink<'g> {
         }
     }
 
+    /// Interns a predicate: its id, and whether the query can match it.
+    #[inline]
+    pub(crate) fn predicate(&mut self, iri: &str) -> Result<Pred, String> {
+        let id = self.intern_checked(NamedNodeRef::new_unchecked(iri).into())?;
+        Ok(Pred {
+            id,
+            wanted: self.graph.predicate_wanted(id, self.wanted),
+        })
+    }
+
     /// Adds one triple; an error message names a term the graph refuses.
     #[inline]
     pub(crate) fn triple(
@@ -61,17 +88,39 @@ impl<'g> Sink<'g> {
         predicate: &str,
         object: Object<'_>,
     ) -> Result<(), String> {
-        let p = self.intern_checked(NamedNodeRef::new_unchecked(predicate).into())?;
-        if !self.graph.predicate_wanted(p, self.wanted) {
+        let p = self.predicate(predicate)?;
+        self.triple_with(subject, &mut SubjectMemo::default(), p, object)
+    }
+
+    /// Adds one triple whose predicate is interned already; `memo` keeps
+    /// what is known of the subject between its triples (its id once
+    /// interned, whether it was checked), which changes nothing but the
+    /// work: the same calls on the graph happen in the same order.
+    #[inline]
+    pub(crate) fn triple_with(
+        &mut self,
+        subject: Node<'_>,
+        memo: &mut SubjectMemo,
+        p: Pred,
+        object: Object<'_>,
+    ) -> Result<(), String> {
+        if !p.wanted {
             // Dropped, but still validated (the body must be valid whatever
             // the query), and its blank nodes still take their numbers.
             match subject {
                 Node::Blank(b) => {
-                    self.graph.blank(b);
+                    if memo.id.is_none() {
+                        memo.id = Some(self.graph.blank(b));
+                    }
                 }
-                Node::Iri(s) => with_absolute(s, self.base, |s| {
-                    parse::validate_term(NamedNodeRef::new_unchecked(s).into())
-                })?,
+                Node::Iri(s) => {
+                    if !memo.checked {
+                        with_absolute(s, self.base, |s| {
+                            parse::validate_term(NamedNodeRef::new_unchecked(s).into())
+                        })?;
+                        memo.checked = true;
+                    }
+                }
             }
             return match object {
                 Object::Node(Node::Blank(b)) => {
@@ -86,7 +135,15 @@ impl<'g> Sink<'g> {
                 }
             };
         }
-        let s = self.node(subject)?;
+        let s = match memo.id {
+            Some(id) => id,
+            None => {
+                let id = self.node(subject)?;
+                memo.id = Some(id);
+                memo.checked = true;
+                id
+            }
+        };
         let o = match object {
             Object::Node(n) => self.node(n)?,
             Object::Literal(l) => {
@@ -94,7 +151,7 @@ impl<'g> Sink<'g> {
                 with_literal(l, base, |l| self.intern_checked(l.into()))?
             }
         };
-        self.graph.insert(s, p, o);
+        self.graph.insert(s, p.id, o);
         Ok(())
     }
 
