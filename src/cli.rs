@@ -85,7 +85,42 @@ pub enum Command {
     /// dataset's `_manifest.json` and `_SUCCESS`.
     #[command(after_help = COMMIT_EXAMPLES)]
     Commit(CommitArgs),
+    /// Write the run report (`_report.html`) of an output, finished or not.
+    #[command(after_help = REPORT_EXAMPLES)]
+    Report(ReportArgs),
+    /// Re-read every committed part of an output: size, sha256, rows, schema.
+    #[command(after_help = VERIFY_EXAMPLES)]
+    Verify(VerifyArgs),
+    /// What a running or interrupted run has committed, its watermarks and rate.
+    #[command(after_help = STATUS_EXAMPLES)]
+    Status(StatusArgs),
 }
+
+const REPORT_EXAMPLES: &str = "\
+Examples:
+  # Rewrite out/meds/_report.html (a finished run writes it itself)
+  smartsweep report out/meds
+
+  # The report of an unfinished run, somewhere else
+  smartsweep report out/meds --to /tmp/meds-report.html
+
+The report is one self-contained HTML file (inline charts, no script, nothing
+loaded from the network): open it in any browser, or attach it to a ticket.";
+
+const VERIFY_EXAMPLES: &str = "\
+Examples:
+  smartsweep verify out/meds && echo sound
+
+Prints one line per problem, naming the part, then a summary. Exit codes: 0 the
+output is sound; 1 something is wrong (a part missing, changed, truncated,
+unreadable, of another schema, or a part nothing lists); 2 not an output.";
+
+const STATUS_EXAMPLES: &str = "\
+Examples:
+  smartsweep status out/meds
+  smartsweep status out/meds --json | jq .rate
+
+Reads the checkpoint (or the manifest of a finished run); never writes.";
 
 const RUN_EXAMPLES: &str = "\
 Examples:
@@ -217,6 +252,11 @@ pub struct OutputArgs {
     /// of the records seen (`0.05`, `5%`).
     #[arg(long, value_name = "N|FRACTION")]
     pub max_failed: Option<String>,
+    /// Abort when the first N records all fail for the same cause (a
+    /// refused token, a dead resource): the run stops with that cause
+    /// instead of failing every record. 0 turns it off.
+    #[arg(long, default_value_t = crate::engine::DEFAULT_BREAKER, value_name = "N")]
+    pub breaker: u64,
 }
 
 impl OutputArgs {
@@ -230,6 +270,7 @@ impl OutputArgs {
             part_records: 10_000,
             part_seconds: 3600,
             max_failed: None,
+            breaker: 0,
         }
     }
 }
@@ -403,4 +444,35 @@ impl From<CompressionArg> for Compression {
             CompressionArg::None => Compression::None,
         }
     }
+}
+
+/// `report`
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// The output (directory or object-store URL) a run wrote.
+    #[arg(value_name = "OUTPUT")]
+    pub output: String,
+    /// Write the report to this file (`-`: standard output) instead of
+    /// `OUTPUT/_report.html`.
+    #[arg(long, value_name = "PATH")]
+    pub to: Option<PathBuf>,
+}
+
+/// `verify`
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    /// The output (directory or object-store URL) a run wrote.
+    #[arg(value_name = "OUTPUT")]
+    pub output: String,
+}
+
+/// `status`
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// The output (directory or object-store URL) a run writes or wrote.
+    #[arg(value_name = "OUTPUT")]
+    pub output: String,
+    /// One JSON object on standard output, for scripts.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -15,6 +15,7 @@
 //! - [`sandbox`]: the embedded SMART Classic container used by the demo, the
 //!   tests and the benchmarks.
 //! - [`progress`]: progress reporting kept out of the library's logic.
+//! - [`report`]: `_report.html`, the run report people look at.
 //!
 //! Shared vocabulary: [`secret::Secret`], [`failure::RecordFailure`],
 //! [`schema::ColumnType`].
@@ -29,6 +30,7 @@ pub mod load;
 pub mod pipeline;
 pub mod progress;
 pub mod record;
+pub mod report;
 pub mod sandbox;
 pub mod schema;
 pub mod secret;

@@ -37,9 +37,12 @@ fn main() -> ExitCode {
     // HTTP stack stays at warn unless asked.
     let filter = EnvFilter::try_from_env("RUST_LOG")
         .unwrap_or_else(|_| EnvFilter::new(format!("warn,smartsweep={default_level}")));
+    // Colour only on a terminal: in a scheduler's log, escape codes are
+    // noise (and a record id can never bring its own: ids are escaped).
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false);
     match cli.global.log_format {
         LogFormat::Json => builder.json().init(),

@@ -55,6 +55,11 @@ fn help_of_every_command_is_stable_and_has_an_example() {
         ("help_preview", vec!["preview", "--help"]),
         ("help_audit", vec!["audit", "--help"]),
         ("help_sandbox", vec!["sandbox", "--help"]),
+        ("help_report", vec!["report", "--help"]),
+        ("help_verify", vec!["verify", "--help"]),
+        ("help_status", vec!["status", "--help"]),
+        ("help_plan", vec!["plan", "--help"]),
+        ("help_commit", vec!["commit", "--help"]),
     ] {
         let (code, stdout, _) = run(&args);
         assert_eq!(code, 0, "{args:?}");

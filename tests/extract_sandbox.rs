@@ -254,14 +254,15 @@ async fn wrong_secret_is_rejected_with_a_useful_message() {
 
 #[tokio::test]
 async fn clock_skew_is_measured_and_named() {
-    let cfg = SandboxConfig {
+    // The container's clock 15 minutes ahead, i.e. ours 15 minutes behind:
+    // it refuses our timestamps as stale, and its Date header shows why.
+    let ahead = SandboxConfig {
         records: 3,
+        clock_offset_s: 900,
         ..SandboxConfig::default()
     };
-    let sb = start(cfg.clone()).await;
-    let client = client_for(&sb, &cfg, 3);
-    // Our clock 15 minutes slow: the container refuses the stale timestamps.
-    client.skew_clock_for_tests(-900);
+    let sb = start(ahead.clone()).await;
+    let client = client_for(&sb, &ahead, 3);
     let e = client.first().await.unwrap_err();
     assert_eq!(e.status(), Some(401));
     let msg = e.to_string();
@@ -277,11 +278,22 @@ async fn clock_skew_is_measured_and_named() {
         msg.contains("behind") && msg.contains("likely cause"),
         "{msg}"
     );
-    // A clock that is fast is accepted (the window is past-only).
-    client.skew_clock_for_tests(900);
+    // The container's clock 15 minutes behind, i.e. ours fast: accepted
+    // (the window is past-only).
+    let behind = SandboxConfig {
+        clock_offset_s: -900,
+        ..ahead.clone()
+    };
+    let sb = start(behind.clone()).await;
+    let client = client_for(&sb, &behind, 3);
     assert!(client.first().await.unwrap().is_some());
-    client.skew_clock_for_tests(0);
-    assert!(client.first().await.unwrap().is_some());
+    // Same clocks: accepted.
+    let same = SandboxConfig {
+        clock_offset_s: 0,
+        ..ahead
+    };
+    let sb = start(same.clone()).await;
+    assert!(client_for(&sb, &same, 3).first().await.unwrap().is_some());
 }
 
 #[tokio::test]

@@ -293,6 +293,12 @@ fn a_sharded_run_commits_the_rows_of_a_single_machine_run() {
         );
         assert_eq!(code(&o), 0, "{}", text(&o));
     }
+    // status tells the on-call engineer where the shards stand.
+    let o = bin().args(["status"]).arg(&out).output().unwrap();
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let shown = String::from_utf8_lossy(&o.stdout);
+    assert!(shown.contains("2 of 3 shards finished"), "{shown}");
+    assert!(shown.contains("shard 1/3: not started"), "{shown}");
     // Shard 1 is missing: commit refuses and names it.
     let o = bin().args(["commit"]).arg(&out).output().unwrap();
     assert_eq!(code(&o), 1, "{}", text(&o));

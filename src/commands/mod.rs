@@ -3,12 +3,17 @@
 //! code, once, here at the edge.
 //!
 //! One file per command family: [`run`](mod@run) (run and audit),
-//! [`preview`](mod@preview), [`validate`](mod@validate).
+//! [`preview`](mod@preview), [`validate`](mod@validate), and the commands
+//! that read an output: [`report`](mod@report), [`verify`](mod@verify),
+//! [`status`](mod@status).
 
 mod preview;
+mod report;
 mod run;
 mod shards;
+mod status;
 mod validate;
+mod verify;
 
 use crate::cli::{Cli, Command, OutputArgs, SourceArgs};
 use crate::engine::{EngineError, MaxFailed, RunConfig, Shutdown, Source};
@@ -91,6 +96,9 @@ pub async fn execute(cli: Cli) -> ExitCode {
             .await
             .map(|_| exit::OK)
             .map_err(|e| aborted(format!("{e:#}"))),
+        Command::Report(a) => report::report(a),
+        Command::Verify(a) => verify::verify(a),
+        Command::Status(a) => status::status(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -252,6 +260,7 @@ fn run_config(
     cfg.part_records = out.part_records.max(1);
     cfg.part_interval = Duration::from_secs(out.part_seconds.max(1));
     cfg.max_failed = max_failed(out)?;
+    cfg.breaker = out.breaker;
     cfg.fresh = out.fresh;
     Ok(cfg)
 }

@@ -375,6 +375,122 @@ pub(super) fn commit(a: CommitArgs) -> Result<u8, CliError> {
     })
 }
 
+/// One shard's state, for `status` of a sharded output before its commit.
+#[derive(Debug, serde::Serialize)]
+struct ShardStatus {
+    shard: usize,
+    /// `finished`, `running`, `stopped`, `unfinished` or `not started`.
+    state: &'static str,
+    records: u64,
+    rows: u64,
+    failed: usize,
+    chains: usize,
+    chains_finished: usize,
+}
+
+/// `status` of a sharded output whose `commit` has not run yet: one line
+/// per shard. `None` when `store` is not such an output.
+pub(super) fn status(
+    store: &dyn Store,
+    location: &Location,
+    json: bool,
+) -> Result<Option<u8>, CliError> {
+    let Some(sp) = read_plan(store)? else {
+        return Ok(None);
+    };
+    if store
+        .read(MANIFEST_FILE)
+        .map_err(super::load_error)?
+        .is_some()
+    {
+        return Ok(None);
+    }
+    let mut shards = Vec::new();
+    for i in 0..sp.shards.len() {
+        shards.push(shard_status(store, location, &sp, i)?);
+    }
+    if json {
+        let v = serde_json::json!({
+            "output": location.to_string(),
+            "state": "sharded, not committed",
+            "shards": shards,
+        });
+        println!("{v}");
+        return Ok(Some(exit::OK));
+    }
+    let done = shards.iter().filter(|s| s.state == "finished").count();
+    println!(
+        "smartsweep status: `{location}`: sharded ({} shards, {} chains), {done} of {} shards finished; `smartsweep commit` once all are",
+        sp.shards.len(),
+        sp.chains.len(),
+        sp.shards.len()
+    );
+    for s in &shards {
+        println!(
+            "  shard {}/{}: {}: {} records, {} rows, {} failed, chains {}/{} walked to their end",
+            s.shard,
+            sp.shards.len(),
+            s.state,
+            s.records,
+            s.rows,
+            s.failed,
+            s.chains_finished,
+            s.chains
+        );
+    }
+    Ok(Some(exit::OK))
+}
+
+fn shard_status(
+    store: &dyn Store,
+    location: &Location,
+    sp: &ShardPlan,
+    i: usize,
+) -> Result<ShardStatus, CliError> {
+    let dir = ShardPlan::control_dir(i);
+    let read = |name: &str| {
+        store
+            .read(&format!("{dir}/{name}"))
+            .map_err(super::load_error)
+    };
+    let mut s = ShardStatus {
+        shard: i,
+        state: "not started",
+        records: 0,
+        rows: 0,
+        failed: 0,
+        chains: sp.shards[i].len(),
+        chains_finished: 0,
+    };
+    if read(SUCCESS_FILE)?.is_some()
+        && let Some(m) = read(MANIFEST_FILE)?.and_then(|b| Manifest::from_json(&b).ok())
+    {
+        s.state = "finished";
+        s.records = m.records;
+        s.rows = m.rows;
+        s.failed = m.failed;
+        s.chains_finished = m.chains.len();
+        s.chains = m.chains.len();
+    } else if let Some(cp) =
+        read(load::CHECKPOINT_FILE)?.and_then(|b| crate::checkpoint::Checkpoint::from_json(&b).ok())
+    {
+        s.state = match location
+            .as_local()
+            .map(|d| super::verify::held(&Location::Local(d.join(&dir))))
+        {
+            Some(Some(true)) => "running",
+            Some(Some(false)) => "stopped",
+            _ => "unfinished",
+        };
+        s.records = cp.records;
+        s.rows = cp.rows();
+        s.failed = cp.failures.len();
+        s.chains = cp.chains.len();
+        s.chains_finished = cp.chains.iter().filter(|c| c.finished).count();
+    }
+    Ok(s)
+}
+
 /// The dataset's manifest from its shards' (in shard order).
 fn merge(manifests: Vec<Manifest>) -> Option<Manifest> {
     let mut it = manifests.into_iter();

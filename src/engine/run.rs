@@ -19,6 +19,7 @@ use crate::load::manifest::{
 use crate::load::{self, Claim, Destination, LoadError, Opened, WriterOptions};
 use crate::progress::{Counters, Reporter};
 use crate::record::RecordId;
+use crate::report::{self, Unfinished};
 use arrow_array::Array;
 use futures::stream::{self, BoxStream, StreamExt};
 use std::sync::Arc;
@@ -400,6 +401,9 @@ impl Run {
         };
         let mut breaker = Breaker::default();
         let mut deadline = tokio::time::Instant::now() + self.cfg.part_interval;
+        // The report's rate chart: a sample a second, whatever the commits.
+        let mut every_second = tokio::time::interval(Duration::from_secs(1));
+        every_second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tokio::select! {
                 biased;
@@ -407,6 +411,14 @@ impl Run {
                     tracing::warn!("stop requested: finishing the records in flight, then committing");
                     driven.interrupted = true;
                     let _ = stop_tx.send(true);
+                }
+                _ = every_second.tick() => sink.sample_now(),
+                _ = tokio::time::sleep_until(deadline) => {
+                    if let Err(e) = tokio::task::block_in_place(|| sink.commit_all()) {
+                        driven.error.get_or_insert(e.into());
+                        break;
+                    }
+                    deadline = tokio::time::Instant::now() + self.cfg.part_interval;
                 }
                 next = results.next() => {
                     let Some((chain, done)) = next else { break };
@@ -422,13 +434,6 @@ impl Run {
                             break;
                         }
                     }
-                }
-                _ = tokio::time::sleep_until(deadline) => {
-                    if let Err(e) = tokio::task::block_in_place(|| sink.commit_all()) {
-                        driven.error.get_or_insert(e.into());
-                        break;
-                    }
-                    deadline = tokio::time::Instant::now() + self.cfg.part_interval;
                 }
             }
         }
@@ -486,6 +491,7 @@ impl Run {
                 let _ = tokio::task::block_in_place(|| sink.commit_all());
             }
             let _ = sink.write_errors();
+            self.unfinished_report(&sink, client, resumed, Unfinished::Aborted(e.to_string()));
             self.reporter.done(&snapshot(), self.started.elapsed());
             return Err(e);
         }
@@ -493,6 +499,7 @@ impl Run {
         self.reporter.done(&snapshot(), self.started.elapsed());
         if driven.interrupted {
             sink.write_errors()?;
+            self.unfinished_report(&sink, client, resumed, Unfinished::Interrupted);
             return Ok(self.report(&sink, Outcome::Interrupted, resumed));
         }
         let s = snapshot();
@@ -500,14 +507,17 @@ impl Run {
             && m.exceeded(s.failed, s.records, true)
         {
             sink.write_errors()?;
-            return Err(EngineError::TooManyFailures {
+            let e = EngineError::TooManyFailures {
                 failed: s.failed,
                 seen: s.records,
                 errors: errors_location(&sink.dest.describe()),
-            });
+            };
+            self.unfinished_report(&sink, client, resumed, Unfinished::Aborted(e.to_string()));
+            return Err(e);
         }
         if let Some(e) = refused_everything(&sink.cp) {
             sink.write_errors()?;
+            self.unfinished_report(&sink, client, resumed, Unfinished::Aborted(e.to_string()));
             return Err(e);
         }
         tokio::task::block_in_place(|| -> Result<(), LoadError> {
@@ -515,6 +525,7 @@ impl Run {
             sink.write_errors()?;
             let mut manifest = self.manifest(&sink, client, resumed);
             manifest.audit = self.audit_summary(&sink)?;
+            write_report(&sink, &report::render_manifest(&manifest));
             sink.dest.finish(&manifest)
         })?;
         let outcome = if sink.cp.failures.is_empty() {
@@ -523,6 +534,14 @@ impl Run {
             Outcome::CompleteWithFailures
         };
         Ok(self.report(&sink, outcome, resumed))
+    }
+
+    /// `_report.html` of a run that stops unfinished, from its checkpoint
+    /// and what this invocation has in memory; best effort.
+    fn unfinished_report(&self, sink: &Sink, client: &Client, resumed: bool, state: Unfinished) {
+        let extras = report::Extras::from(&self.manifest(sink, client, resumed));
+        let html = report::render_checkpoint(&sink.cp, &state, &extras);
+        tokio::task::block_in_place(|| write_report(sink, &html));
     }
 
     fn report(&self, sink: &Sink, outcome: Outcome, resumed: bool) -> RunReport {
@@ -774,6 +793,14 @@ async fn end_of_chain(
         Err(e) => Err(EngineError::Internal(format!(
             "the record producer of chain {chain} crashed: {e}"
         ))),
+    }
+}
+
+/// Writes `_report.html` (in a blocking context); a failure is a warning,
+/// never the run's outcome.
+fn write_report(sink: &Sink, html: &str) {
+    if let Err(e) = sink.dest.write_report(html.as_bytes()) {
+        tracing::warn!("could not write the run report: {e}");
     }
 }
 

@@ -88,6 +88,15 @@ impl Sink {
         }
     }
 
+    /// Adds a progress sample (records and rows taken so far, committed or
+    /// not) to the timeline; it is stored with the next commit.
+    pub(crate) fn sample_now(&mut self) {
+        let records = self.counters.records.load(Ordering::Relaxed);
+        let rows = self.counters.rows.load(Ordering::Relaxed);
+        let t = self.elapsed_s();
+        self.cp.sample(Sample { t, records, rows });
+    }
+
     /// Seconds of the run so far, over every invocation.
     pub(crate) fn elapsed_s(&self) -> f64 {
         self.elapsed_before + self.started.elapsed().as_secs_f64()

@@ -24,7 +24,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
@@ -165,8 +164,6 @@ struct Inner {
     base: String,
     counters: Counters,
     manifest: tokio::sync::OnceCell<serde_json::Value>,
-    /// Seconds added to the local clock (tests of the clock-skew hint only).
-    clock_offset_s: AtomicI64,
 }
 
 impl std::fmt::Debug for Client {
@@ -283,7 +280,6 @@ impl Client {
                 base,
                 counters: Counters::default(),
                 manifest: tokio::sync::OnceCell::new(),
-                clock_offset_s: AtomicI64::new(0),
             }),
         })
     }
@@ -586,26 +582,6 @@ impl Client {
         }
     }
 
-    /// Test hook: pretend the local clock is `offset_s` seconds off (negative:
-    /// behind). It shifts the OAuth timestamps and the clock-skew measurement
-    /// together, as a wrong system clock would. Not for production use.
-    #[doc(hidden)]
-    pub fn skew_clock_for_tests(&self, offset_s: i64) {
-        self.inner.clock_offset_s.store(offset_s, Ordering::Relaxed);
-    }
-
-    /// The local clock, with the test offset.
-    fn local_now(&self) -> SystemTime {
-        let offset = self.inner.clock_offset_s.load(Ordering::Relaxed);
-        let now = SystemTime::now();
-        let shift = Duration::from_secs(offset.unsigned_abs());
-        if offset >= 0 {
-            now + shift
-        } else {
-            now.checked_sub(shift).unwrap_or(SystemTime::UNIX_EPOCH)
-        }
-    }
-
     /// The counters so far.
     pub fn stats(&self) -> ClientStats {
         self.inner.counters.snapshot()
@@ -793,8 +769,7 @@ impl Client {
     fn authorization(&self, call: &Call<'_>) -> Result<Option<HeaderValue>, AttemptError> {
         let cfg = &self.inner.cfg;
         let consumer = (cfg.consumer_key.as_str(), &cfg.consumer_secret);
-        let timestamp = self
-            .local_now()
+        let timestamp = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(1)
@@ -841,7 +816,7 @@ impl Client {
             message: describe(&e),
             cause: transport_cause(&e, false),
         })?;
-        let received = self.local_now();
+        let received = SystemTime::now();
         let status = resp.status().as_u16();
         let headers: &HeaderMap = resp.headers();
         let date = headers

@@ -233,7 +233,9 @@ pub struct DestinationOptions {
 }
 
 /// The store registry: the storage at `location`. One line per kind of
-/// store.
+/// store. Nothing is touched (no directory created, no lock taken) until
+/// [`Store::prepare`], so `verify`, `status` and `report` read through it
+/// too.
 pub fn open_store(
     location: &Location,
     options: &StorageOptions,

@@ -49,6 +49,7 @@ mod part;
 pub mod read;
 pub mod store;
 mod table;
+pub mod verify;
 
 pub use destination::{Claim, Destination, Location, Opened};
 pub use error::LoadError;

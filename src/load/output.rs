@@ -16,11 +16,11 @@ use super::names::{
     TMP_SUFFIX, parse_part_name,
 };
 use super::store::{Listed, Store};
+use super::verify::check_part;
 use super::{Format, LoadError, PartWriter, WriterOptions};
 use crate::checkpoint::{Checkpoint, CheckpointError, CommittedPart};
 use crate::failure::RecordFailure;
 use arrow_schema::SchemaRef;
-use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
@@ -137,31 +137,17 @@ impl Output {
             })
     }
 
-    /// Checks every committed part: present, of its size and hash.
+    /// Checks every committed part as `verify` does: present, of its size
+    /// and hash, readable, of its row count.
     fn check_parts<'a>(
         &self,
         parts: impl Iterator<Item = &'a CommittedPart>,
-        listed: &[Listed],
     ) -> Result<(), LoadError> {
         for part in parts {
-            let path = self.path_of(&part.file);
-            let Some(found) = listed.iter().find(|l| l.path == part.file) else {
+            if let Err(problem) = check_part(self.store.as_ref(), part) {
                 return Err(LoadError::PartTampered {
-                    path,
-                    problem: "missing".to_owned(),
-                });
-            };
-            if found.size != part.bytes {
-                return Err(LoadError::PartTampered {
-                    path,
-                    problem: format!("{} bytes, expected {}", found.size, part.bytes),
-                });
-            }
-            let digest = sha256_of(self.store.as_ref(), &part.file)?;
-            if digest != part.sha256 {
-                return Err(LoadError::PartTampered {
-                    path,
-                    problem: format!("changed (sha256 {digest}, expected {})", part.sha256),
+                    path: self.path_of(&part.file),
+                    problem: problem.to_string(),
                 });
             }
         }
@@ -192,7 +178,7 @@ impl Output {
         }
         // Check before deleting anything, so a tampered output is reported
         // untouched.
-        self.check_parts(cp.parts(), listed)?;
+        self.check_parts(cp.parts())?;
         let committed: BTreeSet<&str> = cp.parts().map(|p| p.file.as_str()).collect();
         let mut removed = false;
         for l in listed {
@@ -324,23 +310,6 @@ fn in_table(dir: &str, table: &str) -> bool {
         || rest
             .split('/')
             .all(|seg| seg.contains('=') && !seg.starts_with('='))
-}
-
-/// The SHA-256 of a stored file, streamed.
-pub(crate) fn sha256_of(store: &dyn Store, rel: &str) -> Result<String, LoadError> {
-    struct Hasher(Sha256);
-    impl std::io::Write for Hasher {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.update(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut h = Hasher(Sha256::new());
-    store.read_into(rel, &mut h)?;
-    Ok(h.0.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 impl Destination for Output {

@@ -13,17 +13,32 @@ pub const DEFAULT_CONSUMER_SECRET: &str = "smartapp-secret";
 
 /// Run an embedded SMART Classic container with a synthetic population.
 ///
-/// The consumer secret comes from the environment variable
-/// `SMARTSWEEP_CONSUMER_SECRET` (default `smartapp-secret`, with a warning).
+/// It serves the cursor and every data resource of SMART Classic
+/// (medications, fulfillments, problems, allergies, lab_results,
+/// vital_sign_sets, immunizations, procedures, demographics), each record
+/// one synthetic person. The consumer secret comes from the environment
+/// variable `SMARTSWEEP_CONSUMER_SECRET` (default `smartapp-secret`, with a
+/// warning).
 #[derive(Debug, Clone, clap::Args)]
 pub struct SandboxArgs {
     /// Number of synthetic records.
     #[arg(long, default_value_t = 1000, value_name = "N")]
     pub records: u64,
+    /// N more synthetic records whose ids interleave with the others (with `--drop-ids`: a population that changed since the last run).
+    #[arg(
+        long,
+        default_value_t = 0,
+        value_name = "N",
+        conflicts_with = "from_dir"
+    )]
+    pub extra_records: u64,
+    /// A file of record ids (one per line, `#` comments) that are absent: the cursor skips them, `next` after one is a 500 and data calls 403, as for any unknown id.
+    #[arg(long, value_name = "FILE")]
+    pub drop_ids: Option<PathBuf>,
     /// Seed of the population and of every injected fault.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Serve `DIR/<record_id>.rdf` as each record's medications answer (the file stems are the record ids).
+    /// Serve files instead of synthetic records: `DIR/<resource>/<record_id>.rdf` for any resource and `DIR/<record_id>.rdf` as medications, verbatim; filters and paging are ignored; the records are every file stem found, and a record without a file for a resource answers the empty graph.
     #[arg(long, value_name = "DIR", conflicts_with = "records")]
     pub from_dir: Option<PathBuf>,
     /// Latency added to every request but the manifest, in milliseconds.
@@ -32,7 +47,7 @@ pub struct SandboxArgs {
     /// Latency added to cursor requests, in milliseconds.
     #[arg(long, default_value_t = 0, value_name = "MS")]
     pub cursor_latency_ms: u64,
-    /// Latency added to medications requests, in milliseconds.
+    /// Latency added to data requests (every resource), in milliseconds.
     #[arg(long, default_value_t = 0, value_name = "MS")]
     pub data_latency_ms: u64,
     /// Share of requests answered 500, 502 or 503 (0 to 1).
@@ -50,7 +65,7 @@ pub struct SandboxArgs {
     /// Share of requests whose body is cut short (0 to 1).
     #[arg(long, default_value_t = 0.0, value_name = "RATE")]
     pub truncate_rate: f64,
-    /// Share of records whose medications answer is invalid RDF/XML, always the same records for a seed (0 to 1).
+    /// Share of records whose data answers are invalid RDF/XML, always the same records for a seed (0 to 1).
     #[arg(long, default_value_t = 0.0, value_name = "RATE")]
     pub malformed_rate: f64,
     /// The background app's id.
@@ -59,6 +74,14 @@ pub struct SandboxArgs {
     /// The OAuth consumer key [default: the app id].
     #[arg(long, value_name = "KEY")]
     pub consumer_key: Option<String>,
+    /// Seconds to shift the sandbox's clock by (negative: behind), for its OAuth timestamp window and the `Date` header it sends.
+    #[arg(
+        long,
+        default_value_t = 0,
+        value_name = "SECONDS",
+        allow_negative_numbers = true
+    )]
+    pub clock_offset_s: i64,
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:7000", value_name = "ADDR")]
     pub listen: String,
@@ -79,6 +102,8 @@ impl SandboxArgs {
         };
         let config = SandboxConfig {
             records: self.records,
+            extra_records: self.extra_records,
+            drop_ids: self.drop_ids,
             seed: self.seed,
             from_dir: self.from_dir,
             latency: Duration::from_millis(self.latency_ms),
@@ -93,6 +118,7 @@ impl SandboxArgs {
             consumer_key: self.consumer_key.unwrap_or_else(|| self.app_id.clone()),
             app_id: self.app_id,
             consumer_secret,
+            clock_offset_s: self.clock_offset_s,
         };
         config.validate().map_err(|e| e.to_string())?;
         Ok(config)
@@ -154,6 +180,12 @@ mod tests {
             "k",
             "--listen",
             "127.0.0.1:0",
+            "--extra-records",
+            "7",
+            "--drop-ids",
+            "/tmp/ids.txt",
+            "--clock-offset-s",
+            "-900",
         ]);
         let Ok(cli) = cli else { panic!("parse failed") };
         let config = cli.args.into_config();
@@ -165,6 +197,11 @@ mod tests {
             (5, 9, 3)
         );
         assert_eq!(config.cursor_latency, Duration::from_millis(2));
+        assert_eq!((config.extra_records, config.clock_offset_s), (7, -900));
+        assert_eq!(
+            config.drop_ids.as_deref(),
+            Some(std::path::Path::new("/tmp/ids.txt"))
+        );
         assert_eq!(
             (config.app_id.as_str(), config.consumer_key.as_str()),
             ("a@b", "k")
@@ -187,5 +224,6 @@ mod tests {
         };
         assert!(cli.args.into_config().is_err());
         assert!(Cli::try_parse_from(["x", "--records", "3", "--from-dir", "/tmp"]).is_err());
+        assert!(Cli::try_parse_from(["x", "--extra-records", "3", "--from-dir", "/tmp"]).is_err());
     }
 }

@@ -3,25 +3,39 @@
 //!
 //! It owns the container behaviour of `smart-classic-api.md`: the manifest,
 //! the three background-app cursor endpoints (byte-wise id order, 404 at the
-//! end, 500 for an unknown id or app), `GET /records/{id}/medications/` in the
-//! reference's flat RDF/XML style with filters and paging, and an
-//! independent OAuth 1.0 verifier with the reference's quirks
-//! ([`oauth`](self) module: header-only parameters, decoded path, verbatim
-//! Host, unsigned POST query, 300 s window, global nonce store, 401 vs 403).
-//! Records come from a seeded synthetic population generated on demand, or
-//! from a directory of `*.rdf` files. Faults (latency, 5xx, 429, resets,
-//! truncated and malformed bodies) are reproducible from the seed.
+//! end, 500 for an unknown id or app), the data calls of
+//! `smart-classic-models.md` (every resource of [`served_resources`]: lists
+//! under `GET /records/{id}/{resource}/` with their filters and paging, the
+//! single `GET /records/{id}/demographics`) in the reference's RDF/XML
+//! styles, and an independent OAuth 1.0 verifier with the reference's
+//! quirks ([`oauth`](self) module: header-only parameters, decoded path,
+//! verbatim Host, unsigned POST query, 300 s window, global nonce store, 401
+//! vs 403).
+//!
+//! Records come from a seeded synthetic population generated on demand
+//! (one synthetic person per record, every resource derived from (seed,
+//! record id)), or from a directory of `*.rdf` files. The population can
+//! change between runs (`drop_ids`, `extra_records`) and while the sandbox
+//! runs ([`SandboxHandle::drop_record`], [`SandboxHandle::add_record`]).
+//! Faults (latency, 5xx, 429, resets, truncated and malformed bodies) are
+//! reproducible from the seed; the clock can be shifted (`clock_offset_s`).
 //!
 //! Start it in-process with [`start`] on a bound listener, or from the CLI
-//! with [`run_cli`].
+//! with [`run_cli`]. A new resource is one module under `resources/` plus
+//! one line in its registry.
 
 mod args;
 mod faults;
 mod oauth;
+mod person;
 mod population;
+mod query;
 mod rdf;
+mod resources;
 mod server;
+mod vocab;
 
+use std::collections::HashSet;
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
@@ -39,7 +53,7 @@ pub use args::{CONSUMER_SECRET_ENV, DEFAULT_CONSUMER_SECRET, SandboxArgs};
 use crate::secret::Secret;
 use faults::Faults;
 use population::{MAX_RECORDS, Population};
-use server::Sandbox;
+use server::{Sandbox, SandboxParts};
 
 /// The default app id, which is also the default consumer key.
 pub const DEFAULT_APP_ID: &str = "smart-background-app@apps.smartplatforms.org";
@@ -49,15 +63,23 @@ pub const DEFAULT_APP_ID: &str = "smart-background-app@apps.smartplatforms.org";
 pub struct SandboxConfig {
     /// Size of the synthetic population (ignored with `from_dir`).
     pub records: u64,
+    /// More synthetic records, drawn from another stream so that their ids
+    /// interleave with the others (ignored with `from_dir`): with
+    /// `drop_ids`, a population that changed between runs.
+    pub extra_records: u64,
+    /// A file of record ids (one per line, `#` comments) that are absent.
+    pub drop_ids: Option<PathBuf>,
     /// Seeds the population and every fault.
     pub seed: u64,
-    /// Serve `DIR/<record_id>.rdf` as each record's medications answer.
+    /// Serve files instead: `DIR/<resource>/<record_id>.rdf` for any
+    /// resource, `DIR/<record_id>.rdf` as medications; verbatim, filters
+    /// and paging ignored; a record without a file answers the empty graph.
     pub from_dir: Option<PathBuf>,
     /// Added to every request (except the manifest).
     pub latency: Duration,
     /// Added to cursor requests.
     pub cursor_latency: Duration,
-    /// Added to medications requests.
+    /// Added to data requests (every resource).
     pub data_latency: Duration,
     /// Share of requests answered 500, 502 or 503.
     pub fail_rate: f64,
@@ -77,12 +99,17 @@ pub struct SandboxConfig {
     pub consumer_key: String,
     /// The OAuth consumer secret.
     pub consumer_secret: Secret,
+    /// Seconds added to the sandbox's clock (negative: behind), for the
+    /// OAuth timestamp window and the `Date` header it sends.
+    pub clock_offset_s: i64,
 }
 
 impl Default for SandboxConfig {
     fn default() -> Self {
         SandboxConfig {
             records: 1000,
+            extra_records: 0,
+            drop_ids: None,
             seed: 0,
             from_dir: None,
             latency: Duration::ZERO,
@@ -97,6 +124,7 @@ impl Default for SandboxConfig {
             app_id: DEFAULT_APP_ID.to_owned(),
             consumer_key: DEFAULT_APP_ID.to_owned(),
             consumer_secret: Secret::new(DEFAULT_CONSUMER_SECRET),
+            clock_offset_s: 0,
         }
     }
 }
@@ -138,10 +166,20 @@ pub enum SandboxError {
     ConsumerKey,
     /// The record directory cannot be read.
     #[error(
-        "cannot read the record directory `{path}`: {source}\nhint: `--from-dir` takes a directory of `<record_id>.rdf` files"
+        "cannot read the record directory `{path}`: {source}\nhint: `--from-dir` takes a directory of `<record_id>.rdf` files and `<resource>/<record_id>.rdf` subdirectories"
     )]
     FromDir {
         /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The `--drop-ids` file cannot be read.
+    #[error(
+        "cannot read the record id list `{path}`: {source}\nhint: `--drop-ids` takes a text file with one record id per line"
+    )]
+    DropIds {
+        /// The file.
         path: PathBuf,
         /// Why.
         source: std::io::Error,
@@ -166,9 +204,10 @@ impl SandboxConfig {
         if sum > 1.0 + 1e-9 {
             return Err(SandboxError::RateSum { sum });
         }
-        if self.from_dir.is_none() && self.records > MAX_RECORDS {
+        let records = self.records.saturating_add(self.extra_records);
+        if self.from_dir.is_none() && records > MAX_RECORDS {
             return Err(SandboxError::TooManyRecords {
-                records: self.records,
+                records,
                 max: MAX_RECORDS,
             });
         }
@@ -194,21 +233,88 @@ impl SandboxConfig {
         f.data_latency = self.data_latency;
         f
     }
-}
 
-/// The population's record ids in cursor (byte-wise) order; for `from_dir`,
-/// the file stems (an unreadable directory gives an empty list, and a warning).
-pub fn record_ids(config: &SandboxConfig) -> Vec<String> {
-    match &config.from_dir {
-        Some(dir) => population::dir_ids(dir).unwrap_or_else(|err| {
-            tracing::warn!(dir = %dir.display(), error = %err, "sandbox: cannot list the record directory");
-            Vec::new()
-        }),
-        None => {
-            let n = config.records.min(MAX_RECORDS) as usize;
-            Population::generated(config.seed, n).all_ids()
+    /// The ids listed in `drop_ids` (none without the file).
+    fn dropped_ids(&self) -> Result<HashSet<String>, SandboxError> {
+        match &self.drop_ids {
+            None => Ok(HashSet::new()),
+            Some(path) => population::read_id_list(path).map_err(|source| SandboxError::DropIds {
+                path: path.clone(),
+                source,
+            }),
         }
     }
+
+    /// The starting population this configuration describes.
+    fn population(&self) -> Result<Population, SandboxError> {
+        let drop = self.dropped_ids()?;
+        match &self.from_dir {
+            Some(dir) => Population::from_dir(dir, &drop).map_err(|source| SandboxError::FromDir {
+                path: dir.clone(),
+                source,
+            }),
+            None => {
+                let records = self.records.min(MAX_RECORDS) as usize;
+                let extra = self.extra_records.min(MAX_RECORDS) as usize;
+                Ok(Population::generated(self.seed, records, extra, &drop))
+            }
+        }
+    }
+}
+
+/// The population's record ids in cursor (byte-wise) order, as a sandbox
+/// started with this configuration begins; for `from_dir`, the file stems.
+/// A directory or `drop_ids` file that cannot be read gives an empty list,
+/// and a warning (starting the sandbox then fails with the error).
+pub fn record_ids(config: &SandboxConfig) -> Vec<String> {
+    match config.population() {
+        Ok(population) => population.all_ids(),
+        Err(err) => {
+            tracing::warn!(error = %err, "sandbox: cannot list the records");
+            Vec::new()
+        }
+    }
+}
+
+/// The data resources the embedded sandbox serves, by path name (lists
+/// under `/records/{id}/{name}/`, and `demographics` without the slash).
+pub fn served_resources() -> Vec<&'static str> {
+    resources::REGISTRY.iter().map(|r| r.name).collect()
+}
+
+/// How the embedded sandbox serves one data resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServedResource {
+    /// The path name (`/records/{id}/{name}/`).
+    pub name: &'static str,
+    /// Whether the path ends with `/` (lists); without it the list is a 404,
+    /// and a single item (demographics) with it is a 404.
+    pub trailing_slash: bool,
+    /// The RDF type of its statements (what the summary counts).
+    pub statement_type: String,
+    /// The query parameter of its code filter (`rxnorm`, `snomed`, `loinc`,
+    /// `encounter_type`), if any.
+    pub code_filter: Option<&'static str>,
+    /// The property (as a `prefix:name`) the six date filters and the
+    /// `limit`/`offset` paging work on; `None` for a single item.
+    pub sort_property: Option<&'static str>,
+}
+
+/// How the sandbox serves `resource`, if it does.
+pub fn served_resource(resource: &str) -> Option<ServedResource> {
+    resources::find(resource).map(|r| ServedResource {
+        name: r.name,
+        trailing_slash: r.shape == resources::Shape::List,
+        statement_type: format!("{}{}", r.class.ns, r.class.local),
+        code_filter: r.code_filter,
+        sort_property: r.sort,
+    })
+}
+
+/// True when the embedded sandbox serves `resource` (a pipeline naming
+/// another one would fail every record against it).
+pub fn serves(resource: &str) -> bool {
+    resources::find(resource).is_some()
 }
 
 /// A running sandbox. Dropping it stops the server too (without waiting).
@@ -237,6 +343,27 @@ impl SandboxHandle {
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Remove a record while the sandbox runs: the cursor skips it, `next`
+    /// after it is a 500 like any unknown id, data calls for it are 403
+    /// (also with a token minted before). False when it is not a record.
+    pub fn drop_record(&self, id: &str) -> bool {
+        self.state.population.drop_record(id)
+    }
+
+    /// Add a record while the sandbox runs (or bring a dropped one back):
+    /// the cursor visits it in its byte-wise place, and its data is
+    /// generated from (seed, id) like any other record's (with `from_dir`
+    /// it has no files, so every answer is the empty graph). False when it
+    /// is a record already or the id is empty or contains `/`.
+    pub fn add_record(&self, id: &str) -> bool {
+        self.state.population.add_record(id)
+    }
+
+    /// The record ids now, in cursor order.
+    pub fn record_ids(&self) -> Vec<String> {
+        self.state.population.all_ids()
     }
 
     /// Register an access token with chosen values, bound to `record_id`
@@ -287,35 +414,33 @@ pub async fn start(config: SandboxConfig, listener: TcpListener) -> std::io::Res
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
     let local_addr = listener.local_addr()?;
     let api_base = api_base_for(local_addr);
-    let population = match &config.from_dir {
-        Some(dir) => Population::from_dir(dir).map_err(|source| {
-            std::io::Error::new(
-                source.kind(),
-                SandboxError::FromDir {
-                    path: dir.clone(),
-                    source,
-                }
-                .to_string(),
-            )
-        })?,
-        None => {
-            let (seed, n) = (config.seed, config.records as usize);
-            tokio::task::spawn_blocking(move || Population::generated(seed, n))
-                .await
-                .map_err(std::io::Error::other)?
-        }
+    let population = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || config.population())
+            .await
+            .map_err(std::io::Error::other)?
+            .map_err(|e| {
+                let kind = match &e {
+                    SandboxError::FromDir { source, .. } | SandboxError::DropIds { source, .. } => {
+                        source.kind()
+                    }
+                    _ => std::io::ErrorKind::InvalidInput,
+                };
+                std::io::Error::new(kind, e.to_string())
+            })?
     };
     let host_fallback = api_base.trim_start_matches("http://").to_owned();
     let faults = config.faults();
-    let state = Arc::new(Sandbox::new(
-        api_base.clone(),
+    let state = Arc::new(Sandbox::new(SandboxParts {
+        api_base: api_base.clone(),
         host_fallback,
-        config.app_id,
-        config.consumer_key,
-        config.consumer_secret,
+        app_id: config.app_id,
+        consumer_key: config.consumer_key,
+        consumer_secret: config.consumer_secret,
         population,
         faults,
-    ));
+        clock_offset_s: config.clock_offset_s,
+    }));
     // Debug, not info: `smartsweep run` starts the sandbox in-process and
     // says so in its own single line; `smartsweep sandbox` prints its
     // "listening on" line on stdout.
@@ -388,10 +513,4 @@ async fn wait_for_stop() -> std::io::Result<()> {
     {
         tokio::signal::ctrl_c().await
     }
-}
-
-/// True when the embedded sandbox serves `resource` (a pipeline naming
-/// another one would fail every record against it).
-pub fn serves(resource: &str) -> bool {
-    resource == "medications"
 }

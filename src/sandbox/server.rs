@@ -2,7 +2,10 @@
 //! reference container, authenticates every request first (so even an
 //! unknown path consumes its nonce), then resolves the *decoded* path, then
 //! checks the grant (401 without a principal, 403 for the wrong kind), then
-//! answers. Also the in-memory access-token store.
+//! answers. Data paths are resolved through the resource registry
+//! ([`super::resources`]). Every answer carries a `Date` header from the
+//! sandbox's clock (shifted by `clock_offset_s`), the clock its OAuth
+//! timestamp window uses. Also the in-memory access-token store.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,8 +22,10 @@ use super::faults::{self, Fault, Faults};
 use super::oauth::{
     self, Credentials, NonceStore, Principal, Rejection, SignedRequest, TokenGrant,
 };
-use super::population::{self, Population, hash_str};
-use super::rdf::{self, MedQuery, Target};
+use super::population::{Base, Population, Unknown, record_key};
+use super::query::Query;
+use super::rdf::{self, EMPTY_GRAPH};
+use super::resources::{self, Ctx, Resource, Shape};
 use crate::secret::Secret;
 
 /// The largest request body the sandbox reads (the cursor's bodies are empty).
@@ -172,6 +177,13 @@ pub(crate) struct Sandbox {
     pub population: Population,
     pub faults: Faults,
     pub manifest: Bytes,
+    /// Seconds added to the real clock: the sandbox's notion of now.
+    pub clock_offset_s: i64,
+    /// `--from-dir` subdirectories that name no registered resource (served
+    /// as lists, verbatim).
+    pub dir_lists: Vec<String>,
+    /// The `Date` header of the current second.
+    date: Mutex<Option<(i64, HeaderValue)>>,
     tokens: TokenStore,
     nonces: NonceStore,
 }
@@ -192,26 +204,24 @@ impl Credentials for Sandbox {
 }
 
 impl Sandbox {
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn new(
-        api_base: String,
-        host_fallback: String,
-        app_id: String,
-        consumer_key: String,
-        consumer_secret: Secret,
-        population: Population,
-        faults: Faults,
-    ) -> Self {
-        let manifest = Bytes::from(manifest_json(&api_base));
+    pub(crate) fn new(parts: SandboxParts) -> Self {
+        let manifest = Bytes::from(manifest_json(&parts.api_base));
+        let dir_lists = match parts.population.base() {
+            Base::Dir { dir, .. } => dir_list_names(dir),
+            Base::Generated { .. } => Vec::new(),
+        };
         Sandbox {
-            api_base,
-            host_fallback,
-            app_id,
-            consumer_key,
-            consumer_secret,
-            population,
-            faults,
+            api_base: parts.api_base,
+            host_fallback: parts.host_fallback,
+            app_id: parts.app_id,
+            consumer_key: parts.consumer_key,
+            consumer_secret: parts.consumer_secret,
+            population: parts.population,
+            faults: parts.faults,
             manifest,
+            clock_offset_s: parts.clock_offset_s,
+            dir_lists,
+            date: Mutex::new(None),
             tokens: TokenStore::new(),
             nonces: NonceStore::new(),
         }
@@ -219,11 +229,7 @@ impl Sandbox {
 
     /// Register a hand-made access token (see `SandboxHandle::preissue_token`).
     pub(crate) fn preissue(&self, record_id: &str, token: &str, secret: &str) -> bool {
-        match self
-            .population
-            .find(record_id)
-            .and_then(|i| u32::try_from(i).ok())
-        {
+        match self.population.find(record_id) {
             Some(record) => {
                 self.tokens.preissue(token, secret, record);
                 true
@@ -231,18 +237,73 @@ impl Sandbox {
             None => false,
         }
     }
+
+    /// The sandbox's clock, in Unix seconds.
+    fn now(&self) -> i64 {
+        now_s().saturating_add(self.clock_offset_s)
+    }
+
+    /// The `Date` header for now on the sandbox's clock (formatted once a
+    /// second).
+    fn date_header(&self) -> Option<HeaderValue> {
+        let now = self.now();
+        let mut cached = lock(&self.date);
+        match &*cached {
+            Some((at, value)) if *at == now => Some(value.clone()),
+            _ => {
+                let value = http_date(now)?;
+                *cached = Some((now, value.clone()));
+                Some(value)
+            }
+        }
+    }
+}
+
+/// What [`Sandbox::new`] is made of.
+pub(crate) struct SandboxParts {
+    pub api_base: String,
+    pub host_fallback: String,
+    pub app_id: String,
+    pub consumer_key: String,
+    pub consumer_secret: Secret,
+    pub population: Population,
+    pub faults: Faults,
+    pub clock_offset_s: i64,
+}
+
+/// The subdirectories of a `--from-dir` directory that name no registered
+/// resource (they are served as list resources too).
+fn dir_list_names(dir: &std::path::Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+        .filter(|n| !n.starts_with('.') && resources::find(n).is_none())
+        .collect();
+    names.sort_unstable();
+    names
 }
 
 /// The container manifest (section 2): pretty-printed with sorted keys (the
 /// keys below are written in sorted order, so this holds whatever map type
 /// serde_json is built with).
 fn manifest_json(api_base: &str) -> Vec<u8> {
+    let mut classes: Vec<String> = resources::REGISTRY
+        .iter()
+        .map(|r| format!("{}{}", r.class.ns, r.class.local))
+        .collect();
+    classes.sort_unstable();
+    let mut capabilities = serde_json::Map::new();
+    for class in classes {
+        capabilities.insert(class, serde_json::json!({ "methods": ["GET"] }));
+    }
     let value = serde_json::json!({
         "admin": "sandbox-admin@smartsweep.invalid",
         "api_base": api_base,
-        "capabilities": {
-            "http://smartplatforms.org/terms#Medication": { "methods": ["GET"] }
-        },
+        "capabilities": capabilities,
         "description": "smartsweep sandbox: an embedded SMART Classic container with a synthetic population",
         "launch_urls": {
             "app_launch": format!("{api_base}/apps/{{{{app_id}}}}/launch"),
@@ -266,11 +327,31 @@ fn manifest_json(api_base: &str) -> Vec<u8> {
 #[derive(Debug, PartialEq, Eq)]
 enum Route<'a> {
     Manifest,
-    First { app: &'a str },
-    Next { app: &'a str, record: &'a str },
-    Mint { app: &'a str, record: &'a str },
-    Medications { record: &'a str },
+    First {
+        app: &'a str,
+    },
+    Next {
+        app: &'a str,
+        record: &'a str,
+    },
+    Mint {
+        app: &'a str,
+        record: &'a str,
+    },
+    Data {
+        record: &'a str,
+        resource: Served<'a>,
+    },
     NotFound,
+}
+
+/// What a data path names.
+#[derive(Debug, PartialEq, Eq)]
+enum Served<'a> {
+    /// A registered resource.
+    Known(&'static str),
+    /// A `--from-dir` subdirectory that names no registered resource.
+    DirOnly(&'a str),
 }
 
 impl Route<'_> {
@@ -282,7 +363,9 @@ impl Route<'_> {
     }
 }
 
-fn resolve(path: &str) -> Route<'_> {
+/// The route of a decoded path; `dir_lists` are the extra list names a
+/// `--from-dir` sandbox serves.
+fn resolve<'a>(path: &'a str, dir_lists: &[String]) -> Route<'a> {
     if path == "/manifest" {
         return Route::Manifest;
     }
@@ -299,7 +382,24 @@ fn resolve(path: &str) -> Route<'_> {
         ["apps", app, "tokens", "records", record] if nonempty(app) && nonempty(record) => {
             Route::Mint { app, record }
         }
-        ["records", record, "medications", ""] if nonempty(record) => Route::Medications { record },
+        ["records", record, name, ""] if nonempty(record) => match resources::find(name) {
+            Some(r) if r.shape == Shape::List => Route::Data {
+                record,
+                resource: Served::Known(r.name),
+            },
+            None if dir_lists.iter().any(|d| d == name) => Route::Data {
+                record,
+                resource: Served::DirOnly(name),
+            },
+            _ => Route::NotFound,
+        },
+        ["records", record, name] if nonempty(record) => match resources::find(name) {
+            Some(r) if r.shape == Shape::Single => Route::Data {
+                record,
+                resource: Served::Known(r.name),
+            },
+            _ => Route::NotFound,
+        },
         _ => Route::NotFound,
     }
 }
@@ -362,7 +462,8 @@ impl Reply {
         }
     }
 
-    fn into_response(self, api_base: &str) -> Response {
+    /// The response, with a `Date` header when `date` is given.
+    fn into_response(self, api_base: &str, date: Option<HeaderValue>) -> Response {
         let mut response = Response::new(Body::from(self.body));
         *response.status_mut() = self.status;
         let headers = response.headers_mut();
@@ -377,6 +478,9 @@ impl Reply {
         }
         if let Some((name, value)) = self.extra {
             headers.insert(name, value);
+        }
+        if let Some(date) = date {
+            headers.insert(header::DATE, date);
         }
         response
     }
@@ -401,12 +505,23 @@ fn quote_plus(out: &mut String, s: &str) {
     }
 }
 
+/// The `Date` header value for a Unix time.
+fn http_date(secs: i64) -> Option<HeaderValue> {
+    let time = if secs >= 0 {
+        UNIX_EPOCH + Duration::from_secs(secs.unsigned_abs())
+    } else {
+        UNIX_EPOCH.checked_sub(Duration::from_secs(secs.unsigned_abs()))?
+    };
+    HeaderValue::from_str(&httpdate::fmt_http_date(time)).ok()
+}
+
 /// The axum handler for every method and path.
 pub(crate) async fn handle(State(sb): State<Arc<Sandbox>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let raw_path = parts.uri.path();
     let path = percent_encoding::percent_decode_str(raw_path).decode_utf8_lossy();
-    let route = resolve(&path);
+    let route = resolve(&path, &sb.dir_lists);
+    let date = || sb.date_header();
 
     // Faults and latency, as a front proxy would add them; never on the manifest.
     let mut truncate = false;
@@ -415,7 +530,7 @@ pub(crate) async fn handle(State(sb): State<Arc<Sandbox>>, req: Request) -> Resp
         let delay = f.latency
             + if route.is_cursor() {
                 f.cursor_latency
-            } else if matches!(route, Route::Medications { .. }) {
+            } else if matches!(route, Route::Data { .. }) {
                 f.data_latency
             } else {
                 Duration::ZERO
@@ -427,12 +542,12 @@ pub(crate) async fn handle(State(sb): State<Arc<Sandbox>>, req: Request) -> Resp
             None => {}
             Some(Fault::Fail(status)) => {
                 return Reply::html(status, "<h1>Injected failure</h1>")
-                    .into_response(&sb.api_base);
+                    .into_response(&sb.api_base, date());
             }
             Some(Fault::Throttle) => {
                 let mut reply = Reply::html(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
                 reply.extra = Some((header::RETRY_AFTER, HeaderValue::from(f.retry_after_s)));
-                return reply.into_response(&sb.api_base);
+                return reply.into_response(&sb.api_base, date());
             }
             Some(Fault::Reset) => return faults::reset_response(),
             Some(Fault::Truncate) => truncate = true,
@@ -446,41 +561,11 @@ pub(crate) async fn handle(State(sb): State<Arc<Sandbox>>, req: Request) -> Resp
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "<h1>Request body too large</h1>",
             )
-            .into_response(&sb.api_base);
+            .into_response(&sb.api_base, date());
         }
     };
-    let host = parts
-        .headers
-        .get(header::HOST)
-        .map(HeaderValue::as_bytes)
-        .unwrap_or(sb.host_fallback.as_bytes());
-    let signed = SignedRequest {
-        method: parts.method.as_str(),
-        host,
-        path: &path,
-        query: parts.uri.query(),
-        content_type: parts
-            .headers
-            .get(header::CONTENT_TYPE)
-            .map(HeaderValue::as_bytes),
-        body: &body,
-        authorization: parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .map(HeaderValue::as_bytes),
-    };
-    let principal = match oauth::verify(&signed, sb.as_ref(), &sb.nonces, now_s()) {
-        Ok(p) => p,
-        Err(Rejection::Unauthorized(reason)) => {
-            if signed.authorization.is_some() {
-                tracing::debug!(path = %path, reason, "sandbox: OAuth verification failed");
-            }
-            Principal::Anonymous
-        }
-        Err(Rejection::ServerError(reason)) => {
-            tracing::debug!(path = %path, reason, "sandbox: OAuth error answered with 500");
-            return Reply::server_error().into_response(&sb.api_base);
-        }
+    let Ok(principal) = authenticate(&sb, &parts, &path, &body) else {
+        return Reply::server_error().into_response(&sb.api_base, date());
     };
 
     let reply = match route {
@@ -491,26 +576,72 @@ pub(crate) async fn handle(State(sb): State<Arc<Sandbox>>, req: Request) -> Resp
         Route::First { app } => cursor(&sb, principal, app, Cursor::First),
         Route::Next { app, record } => cursor(&sb, principal, app, Cursor::Next(record)),
         Route::Mint { app, record } => cursor(&sb, principal, app, Cursor::Mint(record)),
-        Route::Medications { record } => {
-            medications(
-                &sb,
-                principal,
-                record,
-                &parts.method,
-                &path,
-                parts.uri.query(),
-            )
-            .await
+        Route::Data { record, resource } => {
+            let request = DataRequest {
+                record_id: record,
+                resource,
+                method: &parts.method,
+                path: &path,
+                query: parts.uri.query(),
+            };
+            data(&sb, principal, request).await
         }
         Route::NotFound => Reply::not_found(),
     };
     if truncate {
         let full = reply.body.clone();
-        faults::truncate(reply.into_response(&sb.api_base), full)
+        faults::truncate(reply.into_response(&sb.api_base, date()), full)
     } else {
-        reply.into_response(&sb.api_base)
+        reply.into_response(&sb.api_base, date())
     }
 }
+
+/// Verify the request's OAuth header (section 3) on the sandbox's clock.
+/// A failure is no principal (a 401 where a grant is needed); the few
+/// errors the reference lets escape are an `Err` (a 500).
+fn authenticate(
+    sb: &Sandbox,
+    parts: &axum::http::request::Parts,
+    path: &str,
+    body: &[u8],
+) -> Result<Principal, EscapedError> {
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .map(HeaderValue::as_bytes)
+        .unwrap_or(sb.host_fallback.as_bytes());
+    let signed = SignedRequest {
+        method: parts.method.as_str(),
+        host,
+        path,
+        query: parts.uri.query(),
+        content_type: parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .map(HeaderValue::as_bytes),
+        body,
+        authorization: parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .map(HeaderValue::as_bytes),
+    };
+    match oauth::verify(&signed, sb, &sb.nonces, sb.now()) {
+        Ok(p) => Ok(p),
+        Err(Rejection::Unauthorized(reason)) => {
+            if signed.authorization.is_some() {
+                tracing::debug!(path = %path, reason, "sandbox: OAuth verification failed");
+            }
+            Ok(Principal::Anonymous)
+        }
+        Err(Rejection::ServerError(reason)) => {
+            tracing::debug!(path = %path, reason, "sandbox: OAuth error answered with 500");
+            Err(EscapedError)
+        }
+    }
+}
+
+/// An error the reference does not catch (it answers 500).
+struct EscapedError;
 
 enum Cursor<'a> {
     First,
@@ -530,23 +661,22 @@ fn cursor(sb: &Sandbox, principal: Principal, app: &str, op: Cursor<'_>) -> Repl
         return Reply::server_error();
     }
     let pop = &sb.population;
-    let index = match op {
-        Cursor::First if pop.len() == 0 => return Reply::not_found(),
-        Cursor::First => 0,
-        Cursor::Next(record) => match pop.find(record) {
-            None => return Reply::server_error(),
-            Some(i) if i + 1 >= pop.len() => return Reply::not_found(),
-            Some(i) => i + 1,
+    let (handle, record_id) = match op {
+        Cursor::First => match pop.first() {
+            Some(found) => found,
+            None => return Reply::not_found(),
+        },
+        Cursor::Next(record) => match pop.next_after(record) {
+            Err(Unknown) => return Reply::server_error(),
+            Ok(None) => return Reply::not_found(),
+            Ok(Some(found)) => found,
         },
         Cursor::Mint(record) => match pop.find(record) {
             None => return Reply::server_error(),
-            Some(i) => i,
+            Some(handle) => (handle, record.to_owned()),
         },
     };
-    let (Some(record_id), Ok(index32)) = (pop.id(index), u32::try_from(index)) else {
-        return Reply::server_error();
-    };
-    let (token, secret) = sb.tokens.mint(index32);
+    let (token, secret) = sb.tokens.mint(handle);
     let mut body = String::with_capacity(96 + record_id.len());
     body.push_str("oauth_token_secret=");
     body.push_str(&secret);
@@ -557,62 +687,94 @@ fn cursor(sb: &Sandbox, principal: Principal, app: &str, op: Cursor<'_>) -> Repl
     Reply::ok("application/x-www-form-urlencoded", Bytes::from(body))
 }
 
-/// `GET /records/{id}/medications/` (sections 5 and 6): 3-legged with a
-/// token for that very record.
-async fn medications(
-    sb: &Sandbox,
-    principal: Principal,
-    record_id: &str,
-    method: &Method,
-    path: &str,
-    query: Option<&str>,
-) -> Reply {
-    let index = match principal {
+/// A data call, as routed.
+struct DataRequest<'a> {
+    record_id: &'a str,
+    resource: Served<'a>,
+    method: &'a Method,
+    /// The decoded path (for `nextPageURL`).
+    path: &'a str,
+    query: Option<&'a str>,
+}
+
+/// `GET /records/{id}/{resource}/` (or the single-item path; sections 5
+/// and 6 of the API doc, the models doc for each resource): 3-legged with a
+/// token for that very record, which must exist now.
+async fn data(sb: &Sandbox, principal: Principal, req: DataRequest<'_>) -> Reply {
+    match principal {
         Principal::Anonymous => return Reply::unauthorized(),
         Principal::App => return Reply::forbidden(),
-        Principal::Token { record } => match sb.population.find(record_id) {
-            Some(i) if i == record as usize => i,
+        Principal::Token { record } => match sb.population.find(req.record_id) {
+            Some(handle) if handle == record => {}
             _ => return Reply::forbidden(),
         },
-    };
-    if method != Method::GET {
+    }
+    if req.method != Method::GET {
         return Reply::method_not_allowed();
     }
-    let body: Vec<u8> = match &sb.population {
-        Population::Generated { seed, ids } => {
-            let Some(&value) = ids.get(index) else {
-                return Reply::server_error();
-            };
-            let meds = population::medications(*seed, value);
-            let query = MedQuery {
-                pairs: oauth::parse_qsl(query.unwrap_or("").as_bytes()),
-            };
-            let target = Target {
-                api_base: &sb.api_base,
-                record_id,
-                path,
-                seed: hash_str(*seed, 0x77, record_id),
-            };
-            let mut out = String::new();
-            rdf::write_medications(&mut out, &target, &meds, &query);
-            out.into_bytes()
-        }
-        Population::Dir { dir, .. } => {
-            match tokio::fs::read(dir.join(format!("{record_id}.rdf"))).await {
-                Ok(bytes) => bytes,
-                Err(err) => {
-                    tracing::warn!(record_id, error = %err, "sandbox: cannot read the record's file");
-                    return Reply::server_error();
-                }
-            }
-        }
+    let body = match sb.population.base() {
+        Base::Generated { seed, .. } => generated(sb, *seed, &req),
+        Base::Dir { dir, .. } => match from_dir(dir, &req).await {
+            Ok(body) => body,
+            Err(reply) => return reply,
+        },
     };
-    let body = if sb.faults.is_malformed(record_id) {
+    let body = if sb.faults.is_malformed(req.record_id) {
         rdf::malform(&body)
     } else {
         body
     };
     Reply::ok("application/rdf+xml", Bytes::from(body))
+}
+
+/// A generated record's answer (built synchronously: the graph is not `Send`).
+fn generated(sb: &Sandbox, seed: u64, req: &DataRequest<'_>) -> Vec<u8> {
+    let resource: Option<&Resource> = match req.resource {
+        Served::Known(name) => resources::find(name),
+        Served::DirOnly(_) => None,
+    };
+    let Some(resource) = resource else {
+        return EMPTY_GRAPH.as_bytes().to_vec();
+    };
+    let query = Query {
+        pairs: oauth::parse_qsl(req.query.unwrap_or("").as_bytes()),
+    };
+    let ctx = Ctx::new(
+        &sb.api_base,
+        req.record_id,
+        seed,
+        record_key(req.record_id),
+        req.path,
+        &query,
+    );
+    let mut out = String::new();
+    (resource.write)(&ctx, &mut out);
+    out.into_bytes()
+}
+
+/// A `--from-dir` answer: `DIR/<resource>/<id>.rdf` verbatim (for
+/// medications also the flat `DIR/<id>.rdf`); the empty graph when the
+/// record has no file for the resource. Filters and paging are ignored.
+async fn from_dir(dir: &std::path::Path, req: &DataRequest<'_>) -> Result<Vec<u8>, Reply> {
+    let name = match req.resource {
+        Served::Known(name) | Served::DirOnly(name) => name,
+    };
+    let file = format!("{}.rdf", req.record_id);
+    let mut candidates = vec![dir.join(name).join(&file)];
+    if name == "medications" {
+        candidates.push(dir.join(&file));
+    }
+    for path in candidates {
+        match tokio::fs::read(&path).await {
+            Ok(bytes) => return Ok(bytes),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(err) => {
+                tracing::warn!(path = %path.display(), error = %err, "sandbox: cannot read the record's file");
+                return Err(Reply::server_error());
+            }
+        }
+    }
+    Ok(EMPTY_GRAPH.as_bytes().to_vec())
 }
 
 #[cfg(test)]
@@ -621,6 +783,7 @@ mod tests {
 
     #[test]
     fn routes_on_the_decoded_path() {
+        let resolve = |p| resolve(p, &[]);
         assert_eq!(resolve("/manifest"), Route::Manifest);
         assert_eq!(
             resolve("/apps/a@b.org/tokens/records/first"),
@@ -642,9 +805,31 @@ mod tests {
         );
         assert_eq!(
             resolve("/records/12/medications/"),
-            Route::Medications { record: "12" }
+            Route::Data {
+                record: "12",
+                resource: Served::Known("medications")
+            }
         );
         assert_eq!(resolve("/records/12/medications"), Route::NotFound);
+        assert_eq!(
+            resolve("/records/12/demographics"),
+            Route::Data {
+                record: "12",
+                resource: Served::Known("demographics")
+            }
+        );
+        assert_eq!(resolve("/records/12/demographics/"), Route::NotFound);
+        assert_eq!(resolve("/records/12/clinical_notes/"), Route::NotFound);
+        assert_eq!(
+            super::resolve(
+                "/records/12/clinical_notes/",
+                &["clinical_notes".to_owned()]
+            ),
+            Route::Data {
+                record: "12",
+                resource: Served::DirOnly("clinical_notes")
+            }
+        );
         assert_eq!(resolve("/records//medications/"), Route::NotFound);
         assert_eq!(resolve("/apps/a/tokens/records/first/"), Route::NotFound);
     }

@@ -56,7 +56,7 @@ def main():
         check("record_id first", s.names[0] == "record_id", s.names)
         check("start_date is date32", s.field("start_date").type == pa.date32(), s)
         check("end_date is date32", s.field("end_date").type == pa.date32(), s)
-        check("quantity_value is double", s.field("quantity_value").type == pa.float64(), s)
+        check("quantity is double", s.field("quantity").type == pa.float64(), s)
         meta = pq.read_metadata(os.path.join(meds, "part-00000.parquet")).metadata
         check("pipeline name in key-value metadata", meta.get(b"smartsweep.pipeline") == b"medications", meta)
         check("zstd", pq.ParquetFile(os.path.join(meds, "part-00000.parquet")).metadata.row_group(0).column(0).compression == "ZSTD")
@@ -65,7 +65,7 @@ def main():
         glob = os.path.join(meds, "*.parquet")
         types = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{glob}')").fetchall()}
         check("DuckDB sees start_date as DATE", types.get("start_date") == "DATE", types)
-        check("DuckDB sees quantity_value as DOUBLE", types.get("quantity_value") == "DOUBLE", types)
+        check("DuckDB sees quantity as DOUBLE", types.get("quantity") == "DOUBLE", types)
         n = con.execute(f"SELECT count(*) FROM read_parquet('{glob}')").fetchone()[0]
         check("DuckDB rows = manifest rows", n == m["rows"], (n, m["rows"]))
         recent = con.execute(

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 BIN="${CARGO_TARGET_DIR:-target}/debug/smartsweep"
 [ -x "$BIN" ] || cargo build --quiet --bin smartsweep
 status=0
-for script in tests/interop/walk_sandbox.py tests/interop/read_output.py; do
+for script in tests/interop/walk_sandbox.py tests/interop/read_output.py tests/interop/dask_shards.py; do
   echo "-- $script"
   python3 "$script" "$BIN" || status=1
 done
