@@ -359,6 +359,13 @@ fn odd_bodies() -> Vec<(&'static str, String)> {
 
 /// Bodies at the edge of the subset that the fast reader takes.
 fn tricky_bodies() -> Vec<(&'static str, String)> {
+    let mut bodies = tricky_literals();
+    bodies.extend(tricky_structures());
+    bodies
+}
+
+/// Tricky bodies, part one: literals, references and attributes.
+fn tricky_literals() -> Vec<(&'static str, String)> {
     let m = "<sp:Medication rdf:about=\"http://x/m\">";
     let end = "</sp:Medication>";
     vec![
@@ -404,6 +411,14 @@ fn tricky_bodies() -> Vec<(&'static str, String)> {
             "raw whitespace in attributes",
             doc("<rdf:Description rdf:about=\"http://x/m\" sp:v=\"a\nb\tc\rd\"/>"),
         ),
+    ]
+}
+
+/// Tricky bodies, part two: languages, nesting, IRIs, names and comments.
+fn tricky_structures() -> Vec<(&'static str, String)> {
+    let m = "<sp:Medication rdf:about=\"http://x/m\">";
+    let end = "</sp:Medication>";
+    vec![
         (
             "languages inherited and undone",
             doc(&format!(

@@ -337,7 +337,41 @@ fn find(doc: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
 /// silently at the end of the input, so a body cut after any `>` would
 /// otherwise parse as a smaller graph. Returns the byte offset and a message.
 pub(crate) fn check_complete(doc: &[u8]) -> Result<(), (usize, String)> {
-    // The prolog: XML declaration, processing instructions, comments, DOCTYPE.
+    let i = skip_prolog(doc)?;
+    // The root element's name and the end of its start tag.
+    let name_start = i + 1;
+    let mut k = name_start;
+    while k < doc.len() && !doc[k].is_ascii_whitespace() && doc[k] != b'/' && doc[k] != b'>' {
+        k += 1;
+    }
+    let name = &doc[name_start..k];
+    let Some(tag_end) = tag_end(doc, k) else {
+        return Err((
+            doc.len(),
+            "the body ends inside its root element's start tag (truncated?)".into(),
+        ));
+    };
+    if doc[tag_end - 1] == b'/' {
+        return Ok(()); // <rdf:RDF .../>: the parser checked what follows.
+    }
+    // (A stray `<!--` inside the root tag could put the end before it.)
+    let tail = doc.get(tag_end + 1..content_end(doc)).unwrap_or_default();
+    if ends_with_end_tag(tail, name) {
+        Ok(())
+    } else {
+        Err((
+            doc.len(),
+            format!(
+                "the body ends before its root element `{}` is closed (truncated answer?)",
+                super::error::quote(&String::from_utf8_lossy(name))
+            ),
+        ))
+    }
+}
+
+/// Skips the prolog (XML declaration, processing instructions, comments,
+/// DOCTYPE) and returns the offset of the root element's `<`.
+fn skip_prolog(doc: &[u8]) -> Result<usize, (usize, String)> {
     let mut i = 0;
     loop {
         i = skip_ws(doc, i);
@@ -353,27 +387,9 @@ pub(crate) fn check_complete(doc: &[u8]) -> Result<(), (usize, String)> {
         } else if rest.starts_with(b"<!--") {
             find(doc, i, b"-->").map(|e| e + 3)
         } else if rest.starts_with(b"<!") {
-            // DOCTYPE, possibly with an internal subset in brackets.
-            let mut depth = 0i32;
-            let mut quote = None;
-            let mut end = None;
-            for (k, &b) in rest.iter().enumerate() {
-                match (quote, b) {
-                    (Some(q), _) if b == q => quote = None,
-                    (Some(_), _) => {}
-                    (None, b'"' | b'\'') => quote = Some(b),
-                    (None, b'[') => depth += 1,
-                    (None, b']') => depth -= 1,
-                    (None, b'>') if depth <= 0 => {
-                        end = Some(i + k + 1);
-                        break;
-                    }
-                    _ => {}
-                }
-            }
-            end
+            doctype_len(rest).map(|len| i + len)
         } else if rest[0] == b'<' {
-            break;
+            return Ok(i);
         } else {
             return Err((
                 i,
@@ -385,37 +401,46 @@ pub(crate) fn check_complete(doc: &[u8]) -> Result<(), (usize, String)> {
             None => return Err((doc.len(), "the body ends inside its XML prolog".into())),
         }
     }
-    // The root element's name and the end of its start tag.
-    let name_start = i + 1;
-    let mut k = name_start;
-    while k < doc.len() && !doc[k].is_ascii_whitespace() && doc[k] != b'/' && doc[k] != b'>' {
-        k += 1;
-    }
-    let name = &doc[name_start..k];
+}
+
+/// The length of a DOCTYPE declaration at the start of `rest`, internal
+/// subset in brackets included; `None` when it never ends.
+fn doctype_len(rest: &[u8]) -> Option<usize> {
+    let mut depth = 0i32;
     let mut quote = None;
-    let mut tag_end = None;
-    for (j, &b) in doc.iter().enumerate().skip(k) {
+    for (k, &b) in rest.iter().enumerate() {
         match (quote, b) {
             (Some(q), _) if b == q => quote = None,
             (Some(_), _) => {}
             (None, b'"' | b'\'') => quote = Some(b),
-            (None, b'>') => {
-                tag_end = Some(j);
-                break;
-            }
+            (None, b'[') => depth += 1,
+            (None, b']') => depth -= 1,
+            (None, b'>') if depth <= 0 => return Some(k + 1),
             _ => {}
         }
     }
-    let Some(tag_end) = tag_end else {
-        return Err((
-            doc.len(),
-            "the body ends inside its root element's start tag (truncated?)".into(),
-        ));
-    };
-    if doc[tag_end - 1] == b'/' {
-        return Ok(()); // <rdf:RDF .../>: the parser checked what follows.
+    None
+}
+
+/// The offset of the `>` closing the start tag whose name ends at `from`
+/// (quoted attribute values skipped); `None` when the tag never ends.
+fn tag_end(doc: &[u8], from: usize) -> Option<usize> {
+    let mut quote = None;
+    for (j, &b) in doc.iter().enumerate().skip(from) {
+        match (quote, b) {
+            (Some(q), _) if b == q => quote = None,
+            (Some(_), _) => {}
+            (None, b'"' | b'\'') => quote = Some(b),
+            (None, b'>') => return Some(j),
+            _ => {}
+        }
     }
-    // The end: strip trailing whitespace, comments and processing instructions.
+    None
+}
+
+/// The end of the content once trailing whitespace, comments and processing
+/// instructions are stripped.
+fn content_end(doc: &[u8]) -> usize {
     let mut end = doc.len();
     loop {
         while end > 0 && doc[end - 1].is_ascii_whitespace() {
@@ -434,11 +459,13 @@ pub(crate) fn check_complete(doc: &[u8]) -> Result<(), (usize, String)> {
             end = p;
             continue;
         }
-        break;
+        return end;
     }
-    // (A stray `<!--` inside the root tag could put `end` before it.)
-    let tail = doc.get(tag_end + 1..end).unwrap_or_default();
-    let closed = tail.ends_with(b">")
+}
+
+/// Whether `tail` ends with the end tag `</name>` (whitespace allowed before `>`).
+fn ends_with_end_tag(tail: &[u8], name: &[u8]) -> bool {
+    tail.ends_with(b">")
         && tail.windows(2).rposition(|w| w == b"</").is_some_and(|p| {
             let inner = &tail[p + 2..tail.len() - 1];
             let trimmed = inner
@@ -446,18 +473,7 @@ pub(crate) fn check_complete(doc: &[u8]) -> Result<(), (usize, String)> {
                 .rposition(|b| !b.is_ascii_whitespace())
                 .map_or(&inner[..0], |q| &inner[..=q]);
             trimmed == name
-        });
-    if closed {
-        Ok(())
-    } else {
-        Err((
-            doc.len(),
-            format!(
-                "the body ends before its root element `{}` is closed (truncated answer?)",
-                super::error::quote(&String::from_utf8_lossy(name))
-            ),
-        ))
-    }
+        })
 }
 
 #[cfg(test)]
