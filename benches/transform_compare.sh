@@ -34,7 +34,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 echo "== corpus and our rows ($RECORDS records)"
 bench=$(cargo bench --no-run --quiet --bench transform --message-format=json 2>/dev/null \
-    | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
+    | grep '"kind":\["bench"\]' | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
 SMARTSWEEP_BENCH_RECORDS=$RECORDS SMARTSWEEP_DUMP_CORPUS=$tmp "$bench" >/dev/null
 
 echo "== pyoxigraph rows"
@@ -45,17 +45,17 @@ python3 - "$tmp" <<'PY'
 import json, os, sys
 d = sys.argv[1]
 bad = 0
-for name in sorted(os.listdir(os.path.join(d, "queries"))):
+for name in sorted(n for n in os.listdir(os.path.join(d, "queries")) if n.endswith(".rq")):
     q = name[:-3]
     def load(kind):
         with open(os.path.join(d, kind, q + ".jsonl"), encoding="utf-8") as f:
-            return sorted(tuple(json.loads(l)) for l in f if l.strip())
+            return sorted((tuple(json.loads(l)) for l in f if l.strip()), key=json.dumps)
     ours, theirs = load("rust_rows"), load("py_rows")
     same = ours == theirs
     print(f"{q}: {len(ours)} rows ours, {len(theirs)} rows pyoxigraph: {'equal' if same else 'DIFFERENT'}")
     if not same:
         bad += 1
-        for r in sorted(set(ours) ^ set(theirs))[:5]:
+        for r in sorted(set(ours) ^ set(theirs), key=json.dumps)[:5]:
             print("   differs:", r)
 sys.exit(1 if bad else 0)
 PY
@@ -63,7 +63,7 @@ PY
 echo "== speed"
 # Per query and round: ours, then pyoxigraph's, back to back on the same
 # core, so both see the same machine load.
-queries=$(ls "$tmp/queries" | sed 's/\.rq$//')
+queries=$(cd "$tmp/queries" && ls -- *.rq | sed 's/\.rq$//')
 for q in $queries; do
     for round in $(seq 1 "$ROUNDS"); do
         if [[ -n ${BEFORE:-} ]]; then
@@ -71,7 +71,7 @@ for q in $queries; do
                 SMARTSWEEP_BENCH_ONLY="custom_$q" "${PIN[@]}" "$BEFORE" \
                 | grep '^custom_' | sed 's/^custom_/before_/' >> "$tmp/rust.$round.txt"
         fi
-        SMARTSWEEP_BENCH_RECORDS=$RECORDS SMARTSWEEP_BENCH_PASSES=$PASSES SMARTSWEEP_BENCH_SUMMARY=1 \
+        SMARTSWEEP_BENCH_CORPUS=$tmp SMARTSWEEP_BENCH_RECORDS=$RECORDS SMARTSWEEP_BENCH_PASSES=$PASSES SMARTSWEEP_BENCH_SUMMARY=1 \
             SMARTSWEEP_BENCH_ONLY="_$q" "${PIN[@]}" "$bench" \
             | grep -v '^corpus' >> "$tmp/rust.$round.txt"
         "${PIN[@]}" python3 benches/transform_pyoxigraph.py "$tmp" "$tmp" --passes "$PASSES" \
@@ -91,7 +91,7 @@ def read(f):
         if len(parts) >= 3 and parts[2] == "MB/s":
             out[parts[0]] = float(parts[1])
     return out
-for name in sorted(os.listdir(os.path.join(d, "queries"))):
+for name in sorted(n for n in os.listdir(os.path.join(d, "queries")) if n.endswith(".rq")):
     q = name[:-3]
     cols = {"custom": [], "oxrdfxml": [], "before": [], "naive": [], "py": []}
     ratios = {"custom": [], "oxrdfxml": [], "before": []}

@@ -29,9 +29,9 @@ command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get ins
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 bench=$(cargo bench --no-run --quiet --bench transform --message-format=json 2>/dev/null \
-    | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
+    | grep '"kind":\["bench"\]' | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
 SMARTSWEEP_BENCH_RECORDS=$RECORDS SMARTSWEEP_DUMP_CORPUS=$tmp "$bench" >/dev/null
-queries=${QUERIES:-$(ls "$tmp/queries" | sed 's/\.rq$//')}
+queries=${QUERIES:-$(cd "$tmp/queries" && ls -- *.rq | sed 's/\.rq$//')}
 
 count() { # prints the instruction count of the command (children included)
     valgrind --tool=callgrind --trace-children=yes --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null \
@@ -39,8 +39,8 @@ count() { # prints the instruction count of the command (children included)
 }
 per_record() { # binary variant
     local one two
-    one=$(SMARTSWEEP_BENCH_RECORDS=$RECORDS SMARTSWEEP_BENCH_RUN="$2:1" count "$1")
-    two=$(SMARTSWEEP_BENCH_RECORDS=$RECORDS SMARTSWEEP_BENCH_RUN="$2:2" count "$1")
+    one=$(SMARTSWEEP_BENCH_CORPUS=$tmp SMARTSWEEP_BENCH_RECORDS=$RECORDS SMARTSWEEP_BENCH_RUN="$2:1" count "$1")
+    two=$(SMARTSWEEP_BENCH_CORPUS=$tmp SMARTSWEEP_BENCH_RECORDS=$RECORDS SMARTSWEEP_BENCH_RUN="$2:2" count "$1")
     echo $(( (two - one) / RECORDS ))
 }
 for q in $queries; do
