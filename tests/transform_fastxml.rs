@@ -519,6 +519,74 @@ fn tricky_bodies_are_read_fast_with_the_same_outcome() {
     }
 }
 
+/// Every resource's answers as the embedded sandbox writes them (seed 7,
+/// 12 records), fetched with smartsweep's client over real HTTP.
+fn sandbox_answers(resources: &[&str]) -> Vec<(String, String, String, Vec<u8>)> {
+    use smartsweep::sandbox::{self, SandboxConfig};
+    let config = SandboxConfig {
+        records: 12,
+        seed: 7,
+        ..SandboxConfig::default()
+    };
+    let cfg = smartsweep::extract::ClientConfig::new(
+        "http://127.0.0.1:1",
+        config.app_id.clone(),
+        config.consumer_secret.clone(),
+    );
+    let ids = sandbox::record_ids(&config);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let handle = sandbox::start(config, listener).await.unwrap();
+        let client = smartsweep::extract::Client::new(smartsweep::extract::ClientConfig {
+            api_base: handle.api_base().to_owned(),
+            ..cfg
+        })
+        .unwrap();
+        let mut out = Vec::new();
+        for id in &ids {
+            let token = client.mint(id).await.unwrap();
+            for r in resources {
+                let f = client.fetch(&token, r, &[], None).await.unwrap();
+                for page in &f.pages {
+                    out.push((r.to_string(), id.clone(), f.url.clone(), page.to_vec()));
+                }
+            }
+        }
+        handle.shutdown().await;
+        out
+    })
+}
+
+#[test]
+fn sandbox_answers_of_every_shipped_table_are_read_fast_with_the_same_outcome() {
+    let tables = smartsweep_testkit::shipped_tables();
+    let mut resources: Vec<&str> = tables.iter().map(|t| t.resource.as_str()).collect();
+    resources.sort_unstable();
+    resources.dedup();
+    assert!(resources.len() >= 9, "{resources:?}");
+    let answers = sandbox_answers(&resources);
+    for t in &tables {
+        let p = Projection::prepare(&t.sparql, &t.columns).unwrap();
+        let mut rows = 0;
+        for (_, id, base, body) in answers.iter().filter(|a| a.0 == t.resource) {
+            let (f0, h0, _) = reader_counts_on_this_thread();
+            let fast = read(&p, &[body.as_slice()], base, true);
+            let (f1, h1, why) = reader_counts_on_this_thread();
+            assert_eq!((f1 - f0, h1 - h0), (2, 0), "{} {id}: {why:?}", t.name);
+            let slow = read(&p, &[body.as_slice()], base, false);
+            assert_eq!(fast.0, slow.0, "{} {id}: graph", t.name);
+            assert_eq!(fast.1, slow.1, "{} {id}: rows", t.name);
+            rows += fast.1.map(|r| r.0.len()).unwrap_or_default();
+        }
+        assert!(rows > 0, "{}: no rows from the sandbox's answers", t.name);
+    }
+}
+
 #[test]
 fn sample_patients_are_read_fast_with_the_same_outcome() {
     let records = common::sample_records();
