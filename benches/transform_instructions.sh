@@ -35,7 +35,7 @@ queries=${QUERIES:-$(cd "$tmp/queries" && ls -- *.rq | sed 's/\.rq$//')}
 
 count() { # prints the instruction count of the command (children included)
     valgrind --tool=callgrind --trace-children=yes --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null \
-        | sed -n 's/.*Collected : \([0-9]*\).*/\1/p' | awk '{s += $1} END {print s}'
+        | sed -n 's/.*Collected : \([0-9]*\).*/\1/p' | awk '{s += $1} END {printf "%.0f\n", s}'
 }
 per_record() { # binary variant
     local one two
