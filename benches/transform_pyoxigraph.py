@@ -9,7 +9,8 @@ core), writes its rows as JSON lines, and prints throughput lines:
 
 Usage: transform_pyoxigraph.py CORPUS_DIR OUT_DIR [--passes N]
 CORPUS_DIR is what `SMARTSWEEP_DUMP_CORPUS=DIR cargo bench --bench transform`
-writes: records/<id>.rdf, index.tsv (id, base IRI), queries/<name>.rq.
+writes: records/<resource>/<id>.rdf, index/<resource>.tsv (id, base IRI),
+queries/<name>.rq and queries/<name>.resource (the resource it reads).
 """
 import argparse
 import json
@@ -32,14 +33,19 @@ def text(term):
     return term.value
 
 
-def load_corpus(corpus_dir):
+def load_corpus(corpus_dir, resource):
     records = []
-    with open(os.path.join(corpus_dir, "index.tsv"), encoding="utf-8") as f:
+    with open(os.path.join(corpus_dir, "index", resource + ".tsv"), encoding="utf-8") as f:
         for line in f:
             rid, base = line.rstrip("\n").split("\t")
-            with open(os.path.join(corpus_dir, "records", rid + ".rdf"), "rb") as b:
+            with open(os.path.join(corpus_dir, "records", resource, rid + ".rdf"), "rb") as b:
                 records.append((rid, base, b.read()))
     return records
+
+
+def resource_of(corpus_dir, query):
+    with open(os.path.join(corpus_dir, "queries", query + ".resource"), encoding="utf-8") as f:
+        return f.read().strip()
 
 
 def run_fresh(records, sparql, out=None):
@@ -110,24 +116,28 @@ def main():
                          "(for counting instructions with callgrind: the difference between two "
                          "pass counts is one pass)")
     args = ap.parse_args()
-    records = load_corpus(args.corpus_dir)
     if args.raw_passes:
+        records = load_corpus(args.corpus_dir, resource_of(args.corpus_dir, args.only))
         with open(os.path.join(args.corpus_dir, "queries", args.only + ".rq"), encoding="utf-8") as f:
             sparql = f.read()
         for _ in range(args.raw_passes):
             run_fresh(records, sparql)
         return
-    print(f"pyoxigraph {pyoxigraph.__version__}, {len(records)} records", flush=True)
+    meds = load_corpus(args.corpus_dir, "medications")
+    print(f"pyoxigraph {pyoxigraph.__version__}, {len(meds)} records", flush=True)
     rows_dir = os.path.join(args.out_dir, "py_rows")
     os.makedirs(rows_dir, exist_ok=True)
     qdir = os.path.join(args.corpus_dir, "queries")
     variants = set(args.variants.split(","))
     if "parse" in variants:
-        timed("parse", lambda: parse_only(records), records, args.passes)
+        timed("parse", lambda: parse_only(meds), meds, args.passes)
     for name in sorted(os.listdir(qdir)):
+        if not name.endswith(".rq"):
+            continue
         qname = name[:-3]
         if args.only and qname != args.only:
             continue
+        records = load_corpus(args.corpus_dir, resource_of(args.corpus_dir, qname))
         with open(os.path.join(qdir, name), encoding="utf-8") as f:
             sparql = f.read()
         if not args.no_rows:

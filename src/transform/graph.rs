@@ -12,12 +12,12 @@
 //! `BIND` results, ...) go to a small side table behind a `RefCell`, with ids
 //! after the graph's.
 
-use oxrdf::{BlankNode, Term};
+use oxrdf::{BlankNode, Term, TermRef};
 use spareval::{InternalQuad, QueryableDataset};
 use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// The FxHash mixing function (as in rustc): fast, not DoS-resistant, which
 /// is fine for one record's terms.
@@ -75,10 +75,32 @@ impl Hasher for FxHasher {
 
 pub(crate) type FxBuild = BuildHasherDefault<FxHasher>;
 
+/// The interner's hash of a term, computed from its borrowed parts (so a
+/// term can be looked up before anything is allocated for it).
 #[inline]
-fn hash_term(term: &Term) -> u64 {
+pub(crate) fn hash_term(term: TermRef<'_>) -> u64 {
     let mut h = FxHasher::default();
-    term.hash(&mut h);
+    match term {
+        TermRef::NamedNode(n) => {
+            h.write_u8(0);
+            h.write(n.as_str().as_bytes());
+        }
+        TermRef::BlankNode(b) => {
+            h.write_u8(1);
+            h.write(b.as_str().as_bytes());
+        }
+        TermRef::Literal(l) => {
+            h.write_u8(2);
+            h.write(l.value().as_bytes());
+            if let Some(lang) = l.language() {
+                h.write_u8(3);
+                h.write(lang.as_bytes());
+            } else if l.datatype() != oxrdf::vocab::xsd::STRING {
+                h.write_u8(4);
+                h.write(l.datatype().as_str().as_bytes());
+            }
+        }
+    }
     h.finish()
 }
 
@@ -101,10 +123,10 @@ impl Interner {
     }
 
     #[inline]
-    fn find(&self, hash: u64, term: &Term) -> Option<u32> {
+    fn find(&self, hash: u64, term: TermRef<'_>) -> Option<u32> {
         let mut id = *self.buckets.get(&hash)?;
         while id != NONE {
-            if self.terms[id as usize] == *term {
+            if self.terms[id as usize].as_ref() == term {
                 return Some(id);
             }
             id = self.chain[id as usize];
@@ -112,18 +134,34 @@ impl Interner {
         None
     }
 
-    /// Returns the id and whether the term is new.
+    /// Returns the id and whether the term is new (only a new term is
+    /// copied into the interner).
     #[inline]
-    fn intern(&mut self, term: Term) -> (u32, bool) {
-        let hash = hash_term(&term);
-        if let Some(id) = self.find(hash, &term) {
+    fn intern(&mut self, term: TermRef<'_>) -> (u32, bool) {
+        let hash = hash_term(term);
+        if let Some(id) = self.find(hash, term) {
             return (id, false);
         }
         let id = self.terms.len() as u32;
         let prev = self.buckets.insert(hash, id).unwrap_or(NONE);
-        self.terms.push(term);
+        self.terms.push(term.into_owned());
         self.chain.push(prev);
         (id, true)
+    }
+
+    /// Forgets the terms from `len` on (newest first, so that each bucket
+    /// gets back the id it held before).
+    fn truncate(&mut self, len: usize) {
+        while self.terms.len() > len {
+            let id = self.terms.len() - 1;
+            let hash = hash_term(self.terms[id].as_ref());
+            match self.chain[id] {
+                NONE => self.buckets.remove(&hash),
+                prev => self.buckets.insert(hash, prev),
+            };
+            self.terms.pop();
+            self.chain.pop();
+        }
     }
 }
 
@@ -174,6 +212,23 @@ struct Extra {
     ids: HashMap<Term, u32, FxBuild>,
 }
 
+/// A blank node as a parser names it within one page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Blank<'a> {
+    /// A label from the document (`rdf:nodeID`) or from the parser.
+    Label(&'a str),
+    /// The `n`-th anonymous blank node of the page (the fast reader's).
+    Fresh(u32),
+}
+
+/// Where a graph stood, to go back to it ([`RecordGraph::rollback`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Mark {
+    terms: usize,
+    triples: usize,
+    blank_count: u32,
+}
+
 /// One record's graph. Build it with [`RecordGraph::begin_page`] and
 /// [`RecordGraph::insert`], then query it through `&RecordGraph`.
 #[derive(Default)]
@@ -183,7 +238,9 @@ pub(crate) struct RecordGraph {
     seen: HashSet<(u32, u32, u32), FxBuild>,
     /// Blank nodes of the current page (parser label -> id). Blank node
     /// labels are document-scoped, so each page starts a fresh scope.
-    page_blanks: HashMap<BlankNode, u32, FxBuild>,
+    page_blanks: HashMap<Box<str>, u32, FxBuild>,
+    /// The current page's anonymous blank nodes ([`Blank::Fresh`]) -> id.
+    page_fresh: Vec<u32>,
     blank_count: u32,
     /// `b0`, `b1`, ...: kept across records.
     blank_labels: Vec<BlankNode>,
@@ -201,6 +258,7 @@ impl RecordGraph {
         self.triples.clear();
         self.seen.clear();
         self.page_blanks.clear();
+        self.page_fresh.clear();
         self.blank_count = 0;
         self.predicate_state.clear();
         for (index, spare) in self.indexes.iter_mut().zip(&self.spare) {
@@ -216,6 +274,30 @@ impl RecordGraph {
     /// Starts a new page: blank node labels of earlier pages no longer match.
     pub(crate) fn begin_page(&mut self) {
         self.page_blanks.clear();
+        self.page_fresh.clear();
+    }
+
+    /// Where the graph stands now (taken at the start of a page).
+    pub(crate) fn mark(&self) -> Mark {
+        Mark {
+            terms: self.interner.terms.len(),
+            triples: self.triples.len(),
+            blank_count: self.blank_count,
+        }
+    }
+
+    /// Undoes everything since `mark` was taken at the start of the current
+    /// page: terms, triples, blank node numbers; the page's blank node
+    /// scope starts again. The graph is then exactly as it was at `mark`.
+    pub(crate) fn rollback(&mut self, mark: Mark) {
+        for t in &self.triples[mark.triples.min(self.triples.len())..] {
+            self.seen.remove(&(t[0], t[1], t[2]));
+        }
+        self.triples.truncate(mark.triples);
+        self.interner.truncate(mark.terms);
+        self.predicate_state.truncate(mark.terms);
+        self.blank_count = mark.blank_count;
+        self.begin_page();
     }
 
     /// Number of distinct triples.
@@ -224,32 +306,52 @@ impl RecordGraph {
         self.triples.len()
     }
 
-    /// Interns a subject, predicate or object. A blank node gets the
-    /// record-wide canonical label `b{n}` (n = order of first appearance), so
-    /// that labels never depend on the parser's random ids. Returns the id and
-    /// the term when it is new (for validation).
+    /// Interns an IRI or a literal. Returns the id and the term when it is
+    /// new (for validation).
     #[inline]
-    pub(crate) fn intern(&mut self, term: Term) -> (u32, Option<&Term>) {
-        let (id, new) = match term {
-            Term::BlankNode(b) => {
-                if let Some(&id) = self.page_blanks.get(&b) {
-                    return (id, None);
-                }
-                let n = self.blank_count as usize;
-                while self.blank_labels.len() <= n {
-                    self.blank_labels
-                        .push(canonical_blank(self.blank_labels.len() as u32));
-                }
-                // A clone of a short blank node is a copy (no allocation).
-                let label = self.blank_labels[n].clone();
-                self.blank_count += 1;
-                let (id, new) = self.interner.intern(Term::BlankNode(label));
-                self.page_blanks.insert(b, id);
-                (id, new)
-            }
-            other => self.interner.intern(other),
-        };
+    pub(crate) fn intern(&mut self, term: TermRef<'_>) -> (u32, Option<&Term>) {
+        if let TermRef::BlankNode(b) = term {
+            return (self.blank(Blank::Label(b.as_str())), None);
+        }
+        let (id, new) = self.interner.intern(term);
         (id, new.then(|| &self.interner.terms[id as usize]))
+    }
+
+    /// Interns a blank node of the current page. It gets the record-wide
+    /// canonical label `b{n}` (n = order of first appearance), so that labels
+    /// never depend on the parser's ids.
+    #[inline]
+    pub(crate) fn blank(&mut self, b: Blank<'_>) -> u32 {
+        match b {
+            Blank::Label(label) => {
+                if let Some(&id) = self.page_blanks.get(label) {
+                    return id;
+                }
+                let id = self.new_blank();
+                self.page_blanks.insert(label.into(), id);
+                id
+            }
+            Blank::Fresh(n) => {
+                let n = n as usize;
+                if self.page_fresh.len() <= n {
+                    self.page_fresh.resize(n + 1, NONE);
+                }
+                if self.page_fresh[n] == NONE {
+                    self.page_fresh[n] = self.new_blank();
+                }
+                self.page_fresh[n]
+            }
+        }
+    }
+
+    fn new_blank(&mut self) -> u32 {
+        let n = self.blank_count as usize;
+        while self.blank_labels.len() <= n {
+            self.blank_labels
+                .push(canonical_blank(self.blank_labels.len() as u32));
+        }
+        self.blank_count += 1;
+        self.interner.intern(self.blank_labels[n].as_ref().into()).0
     }
 
     /// Whether triples with this (interned) predicate are kept: always when
@@ -295,7 +397,22 @@ impl RecordGraph {
     }
 
     fn lookup(&self, term: &Term) -> Option<u32> {
-        self.interner.find(hash_term(term), term)
+        self.interner.find(hash_term(term.as_ref()), term.as_ref())
+    }
+
+    /// The graph as text, for the tests that compare two ways of building
+    /// it: every term in id order, then every triple as ids, in order.
+    #[cfg(any(test, feature = "parse-counter"))]
+    pub(crate) fn dump(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        for (i, t) in self.interner.terms.iter().enumerate() {
+            let _ = writeln!(out, "{i} {t}");
+        }
+        for t in &self.triples {
+            let _ = writeln!(out, "{} {} {}", t[0], t[1], t[2]);
+        }
+        out
     }
 
     fn term(&self, id: u32) -> Term {
@@ -432,12 +549,12 @@ mod tests {
     #[test]
     fn interning_dedups_terms_and_triples() {
         let mut g = RecordGraph::default();
-        let (a, new_a) = g.intern(nn("http://a"));
+        let (a, new_a) = g.intern(nn("http://a").as_ref());
         assert!(new_a.is_some());
-        let (a2, new_a2) = g.intern(nn("http://a"));
+        let (a2, new_a2) = g.intern(nn("http://a").as_ref());
         assert_eq!(a, a2);
         assert!(new_a2.is_none());
-        let (l, _) = g.intern(Literal::new_simple_literal("http://a").into());
+        let (l, _) = g.intern(Literal::new_simple_literal("http://a").as_ref().into());
         assert_ne!(
             a, l,
             "an IRI and a literal with the same text are different terms"
@@ -448,14 +565,48 @@ mod tests {
     }
 
     #[test]
+    fn rollback_returns_to_the_mark_exactly() {
+        let build = |g: &mut RecordGraph, names: &[&str]| {
+            for n in names {
+                let (s, _) = g.intern(nn(&format!("http://s/{n}")).as_ref());
+                let (p, _) = g.intern(nn("http://p").as_ref());
+                let b = g.blank(Blank::Label(n));
+                let f = g.blank(Blank::Fresh(0));
+                g.insert(s, p, b);
+                g.insert(b, p, f);
+            }
+        };
+        let mut g = RecordGraph::default();
+        build(&mut g, &["a", "b"]);
+        let before = g.dump();
+        g.begin_page();
+        let mark = g.mark();
+        build(&mut g, &["b", "c", "d"]);
+        assert_ne!(g.dump(), before);
+        g.rollback(mark);
+        assert_eq!(g.dump(), before);
+        // Building the page again gives what a graph that never saw the
+        // rolled-back page gives.
+        build(&mut g, &["e"]);
+        let mut fresh = RecordGraph::default();
+        build(&mut fresh, &["a", "b"]);
+        fresh.begin_page();
+        build(&mut fresh, &["e"]);
+        assert_eq!(g.dump(), fresh.dump());
+        // Rolled-back terms are gone from the lookup too.
+        assert_eq!(g.lookup(&nn("http://s/c")), None);
+        assert!(g.lookup(&nn("http://s/e")).is_some());
+    }
+
+    #[test]
     fn blank_nodes_are_scoped_per_page() {
         let mut g = RecordGraph::default();
         let b = || Term::BlankNode(BlankNode::new_unchecked("N1"));
-        let (x, _) = g.intern(b());
-        let (y, _) = g.intern(b());
+        let (x, _) = g.intern(b().as_ref());
+        let (y, _) = g.intern(b().as_ref());
         assert_eq!(x, y);
         g.begin_page();
-        let (z, _) = g.intern(b());
+        let (z, _) = g.intern(b().as_ref());
         assert_ne!(x, z);
         assert_eq!(g.term(x), Term::BlankNode(canonical_blank(0)));
         assert_eq!(g.term(z), Term::BlankNode(canonical_blank(1)));
@@ -466,7 +617,7 @@ mod tests {
         let mut g = RecordGraph::default();
         let ids: Vec<u32> = ["http://s1", "http://s2", "http://p", "http://q", "http://o"]
             .iter()
-            .map(|s| g.intern(nn(s)).0)
+            .map(|s| g.intern(nn(s).as_ref()).0)
             .collect();
         let (s1, s2, p, q, o) = (ids[0], ids[1], ids[2], ids[3], ids[4]);
         g.insert(s1, p, o);

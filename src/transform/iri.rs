@@ -150,28 +150,6 @@ pub(crate) fn resolve(base: &str, reference: &str) -> String {
     out
 }
 
-/// The term with its IRI (or literal datatype IRI) resolved against `base`
-/// when it is relative or has dot segments.
-pub(crate) fn absolutize(term: oxrdf::Term, base: &str) -> oxrdf::Term {
-    use oxrdf::{Literal, NamedNode, Term};
-    match term {
-        Term::NamedNode(n) if needs_resolution(n.as_str()) => {
-            NamedNode::new_unchecked(resolve(base, n.as_str())).into()
-        }
-        Term::Literal(l)
-            if l.language().is_none()
-                && l.datatype() != oxrdf::vocab::xsd::STRING
-                && needs_resolution(l.datatype().as_str()) =>
-        {
-            let (value, datatype, _) = l.destruct();
-            let datatype = datatype.map_or_else(String::new, NamedNode::into_string);
-            Literal::new_typed_literal(value, NamedNode::new_unchecked(resolve(base, &datatype)))
-                .into()
-        }
-        t => t,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -59,10 +59,12 @@
 mod convert;
 mod entities;
 mod error;
+mod fastxml;
 mod graph;
 mod iri;
 mod parse;
 mod predicates;
+mod sink;
 
 pub use entities::ENTITY_EXPANSION_LIMIT;
 pub use error::{QueryError, QueryProblem, TransformError};
@@ -73,7 +75,8 @@ use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{Field, Schema, SchemaRef};
 use convert::ColumnBuilder;
 use graph::RecordGraph;
-use oxrdf::{Dataset, NamedOrBlankNode, Term};
+use oxrdf::Dataset;
+use sink::Sink;
 use spareval::{QueryEvaluator, QueryResults, QuerySolution, QueryableDataset};
 use spargebra::algebra::GraphPattern;
 use spargebra::{Query, SparqlParser};
@@ -434,42 +437,7 @@ fn parse_into(
 ) -> Result<(), TransformError> {
     #[cfg(feature = "parse-counter")]
     PARSES.with(|c| c.set(c.get() + 1));
-    // `parse_pages` needs two closures over the graph: share it through a
-    // RefCell for the duration of the parse.
-    let cell = RefCell::new(graph);
-    parse::parse_pages(
-        pages,
-        base_iri,
-        || cell.borrow_mut().begin_page(),
-        |t| {
-            let mut g = cell.borrow_mut();
-            let p = intern_checked(&mut g, t.predicate.into())?;
-            if !g.predicate_wanted(p, wanted) {
-                // Dropped, but still validated (the body must be valid
-                // whatever the query), and its blank nodes still take
-                // their label numbers, so labels are the whole graph's.
-                match t.subject {
-                    NamedOrBlankNode::BlankNode(b) => {
-                        g.intern(b.into());
-                    }
-                    NamedOrBlankNode::NamedNode(n) => {
-                        parse::validate_term(&iri::absolutize(n.into(), base_iri))?
-                    }
-                }
-                match iri::absolutize(no_empty_lang(t.object), base_iri) {
-                    Term::BlankNode(b) => {
-                        g.intern(b.into());
-                    }
-                    o => parse::validate_term(&o)?,
-                }
-                return Ok(());
-            }
-            let s = intern_checked(&mut g, iri::absolutize(t.subject.into(), base_iri))?;
-            let o = intern_checked(&mut g, iri::absolutize(no_empty_lang(t.object), base_iri))?;
-            g.insert(s, p, o);
-            Ok(())
-        },
-    )
+    parse::parse_pages(pages, base_iri, &mut Sink::new(graph, base_iri, wanted))
 }
 
 #[cfg(feature = "parse-counter")]
@@ -485,24 +453,34 @@ pub fn parses_on_this_thread() -> u64 {
     PARSES.with(std::cell::Cell::get)
 }
 
-/// `xml:lang=""` means "no language" in RDF/XML; the lenient parser keeps
-/// it as an empty tag, which is not a valid language tag: make it plain.
-fn no_empty_lang(term: Term) -> Term {
-    match term {
-        Term::Literal(l) if l.language() == Some("") => {
-            let (value, _, _) = l.destruct();
-            oxrdf::Literal::new_simple_literal(value).into()
-        }
-        t => t,
-    }
+/// Which reader read this thread's pages so far: pages the fast reader
+/// read, pages handed to oxrdfxml, and the last reason for handing one
+/// over (byte offset, what the fast reader met). `parse-counter` feature,
+/// for the tests; never in a release build of the binary.
+#[cfg(feature = "parse-counter")]
+pub fn reader_counts_on_this_thread() -> (u64, u64, Option<(usize, &'static str)>) {
+    parse::counters::get()
 }
 
-fn intern_checked(g: &mut RecordGraph, term: Term) -> Result<u32, String> {
-    let (id, new) = g.intern(term);
-    if let Some(t) = new {
-        parse::validate_term(t)?;
+/// Sends this thread's pages to oxrdfxml (`false`) or, as normally, first
+/// to the fast reader (`true`): for the tests and the bench that compare
+/// both readers (the engine never calls it).
+#[doc(hidden)]
+pub fn set_fast_reader_on_this_thread(enabled: bool) {
+    parse::counters::set_fast_reader(enabled);
+}
+
+#[cfg(feature = "parse-counter")]
+impl Projection {
+    /// The graph [`Projection::apply`] would query, as text: every term in
+    /// id order, then every triple as ids, in order (`parse-counter`
+    /// feature, for the tests that compare the two readers).
+    pub fn graph_text(&self, pages: &[&[u8]], base_iri: &str) -> Result<String, TransformError> {
+        with_graph(|graph| {
+            parse_into(graph, pages, base_iri, self.predicates.as_ref())?;
+            Ok(graph.dump())
+        })
     }
-    Ok(id)
 }
 
 #[cfg(test)]

@@ -3,14 +3,19 @@
 //! parser's position, and a body that stops before its root element is closed
 //! (a truncated answer, which the XML reader alone would accept) is refused.
 //!
-//! The fast path parses with oxrdfxml's `lenient()` mode, which skips IRI
-//! resolution checks and language-tag validation on every occurrence; the
-//! graph then validates each *distinct* IRI, datatype and language tag once
-//! when it is first interned, so invalid terms are still refused.
+//! Each page goes first through the fast reader (`fastxml.rs`), which reads
+//! the RDF/XML containers actually send straight into the graph; on anything
+//! else it gives up, the graph is rolled back to where the page began, and
+//! oxrdfxml reads the page. oxrdfxml runs in `lenient()` mode, which skips
+//! IRI resolution checks and language-tag validation on every occurrence;
+//! with either reader the sink (`sink.rs`) validates each *distinct* IRI,
+//! datatype and language tag once when it is first interned, so invalid
+//! terms are still refused.
 
-use super::entities;
 use super::error::{TransformError, quote};
-use oxrdf::{Term, Triple};
+use super::sink::Sink;
+use super::{entities, fastxml};
+use oxrdf::TermRef;
 use oxrdfxml::RdfXmlParser;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -66,13 +71,13 @@ fn error_at(doc: &[u8], offset: usize, page: usize, pages: usize, msg: &str) -> 
     }
 }
 
-/// Parses every page, calling `begin_page` before each and `triple` for each
-/// triple. `triple` returns an error message for a term it refuses.
+/// Parses every page into the sink's graph: each page through the fast
+/// reader (`fastxml.rs`), or, when it gives up, from where the page began
+/// through oxrdfxml.
 pub(crate) fn parse_pages(
     pages: &[&[u8]],
     base_iri: &str,
-    mut begin_page: impl FnMut(),
-    mut triple: impl FnMut(Triple) -> Result<(), String>,
+    sink: &mut Sink<'_>,
 ) -> Result<(), TransformError> {
     let bad_base = |e: String| {
         TransformError::new(format!(
@@ -81,10 +86,9 @@ pub(crate) fn parse_pages(
              reserved characters is percent-encoded in it)"
         ))
     };
-    // Lenient: no base in the parser; the caller resolves the few relative
+    // Lenient: no base in the parser; the sink resolves the few relative
     // IRIs itself (see `iri.rs`).
     check_iri(base_iri).map_err(bad_base)?;
-    let parser = RdfXmlParser::new().lenient();
     if pages.is_empty() {
         return Err(TransformError::new(
             "the answer has no pages (expected at least one RDF/XML document)",
@@ -98,22 +102,97 @@ pub(crate) fn parse_pages(
             return Err(html_page(doc, index, pages.len()));
         }
         entities::check(doc, &mut expanded).map_err(at)?;
-        begin_page();
-        let mut reader = parser.clone().for_slice(doc);
-        while let Some(result) = reader.next() {
-            let failure = match result {
-                Ok(t) => match triple(t) {
-                    Ok(()) => continue,
-                    Err(msg) => msg,
-                },
-                Err(e) => format!("not valid RDF/XML: {}", quote(&e.to_string())),
-            };
-            let offset = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
-            return Err(error_at(doc, offset, index, pages.len(), &failure));
+        sink.graph.begin_page();
+        let mark = sink.graph.mark();
+        let fast = if counters::fast_reader_enabled() {
+            let result = fastxml::read_page(doc, sink);
+            counters::page_read(result);
+            result.is_ok()
+        } else {
+            false
+        };
+        if !fast {
+            sink.graph.rollback(mark);
+            parse_with_oxrdfxml(doc, index, pages.len(), sink)?;
         }
         check_complete(doc).map_err(at)?;
     }
     Ok(())
+}
+
+/// One page through oxrdfxml (lenient mode, no base IRI).
+fn parse_with_oxrdfxml(
+    doc: &[u8],
+    index: usize,
+    pages: usize,
+    sink: &mut Sink<'_>,
+) -> Result<(), TransformError> {
+    let mut reader = RdfXmlParser::new().lenient().for_slice(doc);
+    while let Some(result) = reader.next() {
+        let failure = match result {
+            Ok(t) => match sink.owned_triple(&t) {
+                Ok(()) => continue,
+                Err(msg) => msg,
+            },
+            Err(e) => format!("not valid RDF/XML: {}", quote(&e.to_string())),
+        };
+        let offset = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
+        return Err(error_at(doc, offset, index, pages, &failure));
+    }
+    Ok(())
+}
+
+/// Which reader read the pages of this thread (`parse-counter` feature, for
+/// the tests), and a switch to send every page to oxrdfxml (the tests and
+/// the bench that compare both readers).
+pub(crate) mod counters {
+    use super::fastxml::GiveUp;
+    use std::cell::Cell;
+
+    thread_local! {
+        static ENABLED: Cell<bool> = const { Cell::new(true) };
+    }
+
+    #[inline]
+    pub(crate) fn fast_reader_enabled() -> bool {
+        ENABLED.with(Cell::get)
+    }
+
+    pub(crate) fn set_fast_reader(enabled: bool) {
+        ENABLED.with(|c| c.set(enabled));
+    }
+
+    #[cfg(feature = "parse-counter")]
+    thread_local! {
+        static FAST: Cell<u64> = const { Cell::new(0) };
+        static FALLBACK: Cell<u64> = const { Cell::new(0) };
+        static LAST: Cell<Option<GiveUp>> = const { Cell::new(None) };
+    }
+
+    #[inline]
+    pub(crate) fn page_read(result: Result<(), GiveUp>) {
+        #[cfg(feature = "parse-counter")]
+        match result {
+            Ok(()) => FAST.with(|c| c.set(c.get() + 1)),
+            Err(g) => {
+                FALLBACK.with(|c| c.set(c.get() + 1));
+                LAST.with(|c| c.set(Some(g)));
+            }
+        }
+        #[cfg(not(feature = "parse-counter"))]
+        let _ = result;
+    }
+
+    /// (pages read by the fast reader, pages handed to oxrdfxml, the last
+    /// reason for handing one over: offset and what).
+    #[cfg(feature = "parse-counter")]
+    pub(crate) fn get() -> (u64, u64, Option<(usize, &'static str)>) {
+        (
+            FAST.with(Cell::get),
+            FALLBACK.with(Cell::get),
+            LAST.with(Cell::get).map(|g| (g.offset, g.what)),
+        )
+    }
 }
 
 /// Whether the body starts (after whitespace and an XML declaration) like
@@ -149,10 +228,10 @@ fn html_page(doc: &[u8], page: usize, pages: usize) -> TransformError {
 
 /// Validates a term the lenient parser let through unchecked: an absolute
 /// IRI (see [`check_iri`]), a datatype IRI, a language tag (BCP 47).
-pub(crate) fn validate_term(term: &Term) -> Result<(), String> {
+pub(crate) fn validate_term(term: TermRef<'_>) -> Result<(), String> {
     match term {
-        Term::NamedNode(n) => check_iri(n.as_str()),
-        Term::Literal(l) => {
+        TermRef::NamedNode(n) => check_iri(n.as_str()),
+        TermRef::Literal(l) => {
             if let Some(lang) = l.language() {
                 oxrdf::Literal::new_language_tagged_literal("", lang)
                     .map(|_| ())
@@ -171,7 +250,7 @@ pub(crate) fn validate_term(term: &Term) -> Result<(), String> {
                 check_iri(dt.as_str()).map_err(|e| format!("datatype: {e}"))
             }
         }
-        Term::BlankNode(_) => Ok(()),
+        TermRef::BlankNode(_) => Ok(()),
     }
 }
 
@@ -258,7 +337,41 @@ fn find(doc: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
 /// silently at the end of the input, so a body cut after any `>` would
 /// otherwise parse as a smaller graph. Returns the byte offset and a message.
 pub(crate) fn check_complete(doc: &[u8]) -> Result<(), (usize, String)> {
-    // The prolog: XML declaration, processing instructions, comments, DOCTYPE.
+    let i = skip_prolog(doc)?;
+    // The root element's name and the end of its start tag.
+    let name_start = i + 1;
+    let mut k = name_start;
+    while k < doc.len() && !doc[k].is_ascii_whitespace() && doc[k] != b'/' && doc[k] != b'>' {
+        k += 1;
+    }
+    let name = &doc[name_start..k];
+    let Some(tag_end) = tag_end(doc, k) else {
+        return Err((
+            doc.len(),
+            "the body ends inside its root element's start tag (truncated?)".into(),
+        ));
+    };
+    if doc[tag_end - 1] == b'/' {
+        return Ok(()); // <rdf:RDF .../>: the parser checked what follows.
+    }
+    // (A stray `<!--` inside the root tag could put the end before it.)
+    let tail = doc.get(tag_end + 1..content_end(doc)).unwrap_or_default();
+    if ends_with_end_tag(tail, name) {
+        Ok(())
+    } else {
+        Err((
+            doc.len(),
+            format!(
+                "the body ends before its root element `{}` is closed (truncated answer?)",
+                super::error::quote(&String::from_utf8_lossy(name))
+            ),
+        ))
+    }
+}
+
+/// Skips the prolog (XML declaration, processing instructions, comments,
+/// DOCTYPE) and returns the offset of the root element's `<`.
+fn skip_prolog(doc: &[u8]) -> Result<usize, (usize, String)> {
     let mut i = 0;
     loop {
         i = skip_ws(doc, i);
@@ -274,27 +387,9 @@ pub(crate) fn check_complete(doc: &[u8]) -> Result<(), (usize, String)> {
         } else if rest.starts_with(b"<!--") {
             find(doc, i, b"-->").map(|e| e + 3)
         } else if rest.starts_with(b"<!") {
-            // DOCTYPE, possibly with an internal subset in brackets.
-            let mut depth = 0i32;
-            let mut quote = None;
-            let mut end = None;
-            for (k, &b) in rest.iter().enumerate() {
-                match (quote, b) {
-                    (Some(q), _) if b == q => quote = None,
-                    (Some(_), _) => {}
-                    (None, b'"' | b'\'') => quote = Some(b),
-                    (None, b'[') => depth += 1,
-                    (None, b']') => depth -= 1,
-                    (None, b'>') if depth <= 0 => {
-                        end = Some(i + k + 1);
-                        break;
-                    }
-                    _ => {}
-                }
-            }
-            end
+            doctype_len(rest).map(|len| i + len)
         } else if rest[0] == b'<' {
-            break;
+            return Ok(i);
         } else {
             return Err((
                 i,
@@ -306,37 +401,46 @@ pub(crate) fn check_complete(doc: &[u8]) -> Result<(), (usize, String)> {
             None => return Err((doc.len(), "the body ends inside its XML prolog".into())),
         }
     }
-    // The root element's name and the end of its start tag.
-    let name_start = i + 1;
-    let mut k = name_start;
-    while k < doc.len() && !doc[k].is_ascii_whitespace() && doc[k] != b'/' && doc[k] != b'>' {
-        k += 1;
-    }
-    let name = &doc[name_start..k];
+}
+
+/// The length of a DOCTYPE declaration at the start of `rest`, internal
+/// subset in brackets included; `None` when it never ends.
+fn doctype_len(rest: &[u8]) -> Option<usize> {
+    let mut depth = 0i32;
     let mut quote = None;
-    let mut tag_end = None;
-    for (j, &b) in doc.iter().enumerate().skip(k) {
+    for (k, &b) in rest.iter().enumerate() {
         match (quote, b) {
             (Some(q), _) if b == q => quote = None,
             (Some(_), _) => {}
             (None, b'"' | b'\'') => quote = Some(b),
-            (None, b'>') => {
-                tag_end = Some(j);
-                break;
-            }
+            (None, b'[') => depth += 1,
+            (None, b']') => depth -= 1,
+            (None, b'>') if depth <= 0 => return Some(k + 1),
             _ => {}
         }
     }
-    let Some(tag_end) = tag_end else {
-        return Err((
-            doc.len(),
-            "the body ends inside its root element's start tag (truncated?)".into(),
-        ));
-    };
-    if doc[tag_end - 1] == b'/' {
-        return Ok(()); // <rdf:RDF .../>: the parser checked what follows.
+    None
+}
+
+/// The offset of the `>` closing the start tag whose name ends at `from`
+/// (quoted attribute values skipped); `None` when the tag never ends.
+fn tag_end(doc: &[u8], from: usize) -> Option<usize> {
+    let mut quote = None;
+    for (j, &b) in doc.iter().enumerate().skip(from) {
+        match (quote, b) {
+            (Some(q), _) if b == q => quote = None,
+            (Some(_), _) => {}
+            (None, b'"' | b'\'') => quote = Some(b),
+            (None, b'>') => return Some(j),
+            _ => {}
+        }
     }
-    // The end: strip trailing whitespace, comments and processing instructions.
+    None
+}
+
+/// The end of the content once trailing whitespace, comments and processing
+/// instructions are stripped.
+fn content_end(doc: &[u8]) -> usize {
     let mut end = doc.len();
     loop {
         while end > 0 && doc[end - 1].is_ascii_whitespace() {
@@ -355,11 +459,13 @@ pub(crate) fn check_complete(doc: &[u8]) -> Result<(), (usize, String)> {
             end = p;
             continue;
         }
-        break;
+        return end;
     }
-    // (A stray `<!--` inside the root tag could put `end` before it.)
-    let tail = doc.get(tag_end + 1..end).unwrap_or_default();
-    let closed = tail.ends_with(b">")
+}
+
+/// Whether `tail` ends with the end tag `</name>` (whitespace allowed before `>`).
+fn ends_with_end_tag(tail: &[u8], name: &[u8]) -> bool {
+    tail.ends_with(b">")
         && tail.windows(2).rposition(|w| w == b"</").is_some_and(|p| {
             let inner = &tail[p + 2..tail.len() - 1];
             let trimmed = inner
@@ -367,18 +473,7 @@ pub(crate) fn check_complete(doc: &[u8]) -> Result<(), (usize, String)> {
                 .rposition(|b| !b.is_ascii_whitespace())
                 .map_or(&inner[..0], |q| &inner[..=q]);
             trimmed == name
-        });
-    if closed {
-        Ok(())
-    } else {
-        Err((
-            doc.len(),
-            format!(
-                "the body ends before its root element `{}` is closed (truncated answer?)",
-                super::error::quote(&String::from_utf8_lossy(name))
-            ),
-        ))
-    }
+        })
 }
 
 #[cfg(test)]

@@ -9,11 +9,13 @@
 //!   is checked against.
 //! - [`queries`]: the queries the tests run, and the shipped pipelines.
 //! - [`rows`]: rows as JSON text, for comparing with other engines.
+//! - [`strategies`]: proptest strategies for random records.
 
 pub mod model;
 pub mod naive;
 pub mod queries;
 pub mod rows;
+pub mod strategies;
 
 pub use model::*;
 pub use naive::apply_naive;

@@ -73,6 +73,8 @@ pub const QUERIES: &[(&str, &str)] = &[
 pub struct Shipped {
     /// The pipeline's `name` (`drug_names`, `medications`, ...).
     pub name: String,
+    /// The resource the table reads (`medications`, `problems`, ...).
+    pub resource: String,
     /// The `[query] sparql` text.
     pub sparql: String,
     /// The `[columns]` table.
@@ -90,6 +92,15 @@ pub fn pipelines_dir() -> std::path::PathBuf {
 /// a table of a multi-table pipeline `pipeline.table`. Panics on a pipeline
 /// that does not load (a shipped pipeline must).
 pub fn shipped_pipelines() -> Vec<Shipped> {
+    shipped_tables()
+        .into_iter()
+        .filter(|t| t.resource == "medications")
+        .collect()
+}
+
+/// Every table of every shipped pipeline, whatever its resource, named and
+/// ordered as in [`shipped_pipelines`].
+pub fn shipped_tables() -> Vec<Shipped> {
     let dir = pipelines_dir();
     let mut paths: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
@@ -104,18 +115,16 @@ pub fn shipped_pipelines() -> Vec<Shipped> {
                 .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
             let single = plan.tables.len() == 1;
             let name = plan.name.clone();
-            plan.tables
-                .into_iter()
-                .filter(|t| t.resource == "medications")
-                .map(move |t| Shipped {
-                    name: if single {
-                        name.clone()
-                    } else {
-                        format!("{name}.{}", t.name)
-                    },
-                    sparql: t.sparql,
-                    columns: t.columns,
-                })
+            plan.tables.into_iter().map(move |t| Shipped {
+                name: if single {
+                    name.clone()
+                } else {
+                    format!("{name}.{}", t.name)
+                },
+                resource: t.resource,
+                sparql: t.sparql,
+                columns: t.columns,
+            })
         })
         .collect()
 }
