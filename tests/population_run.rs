@@ -296,6 +296,44 @@ fn kill_9_during_a_population_run_then_resume_gives_every_table_exactly_once() {
     sb.stop();
 }
 
+/// `_errors.csv` has one line, for (victim, lab_results), and the manifest
+/// counts the failure for lab_results alone.
+fn failure_is_listed_for_lab_results_only(
+    out: &std::path::Path,
+    victim: &str,
+    tables: &[String],
+    got: &std::collections::BTreeMap<String, Vec<String>>,
+) {
+    // _errors.csv: one line, for (victim, lab_results).
+    let errors = std::fs::read_to_string(out.join("_errors.csv")).unwrap();
+    let lines: Vec<&str> = errors.lines().collect();
+    assert_eq!(
+        lines[0],
+        "record_id,table,stage,http_status,attempts,message"
+    );
+    assert_eq!(lines.len(), 2, "{errors}");
+    assert!(
+        lines[1].starts_with(&format!("{victim},lab_results,")),
+        "{errors}"
+    );
+    // The manifest counts it for lab_results alone.
+    let m = manifest(out);
+    assert_eq!(m["status"], "complete_with_failures");
+    assert_eq!(m["records"], 60);
+    assert_eq!(m["failed"], 1);
+    assert_eq!(m["failures"][0]["record_id"], victim);
+    assert_eq!(m["failures"][0]["table"], "lab_results");
+    for t in tables {
+        let failed = u64::from(t == "lab_results");
+        assert_eq!(m["tables"][t]["failed"].as_u64(), Some(failed), "{t}");
+        assert_eq!(
+            m["tables"][t]["rows"].as_u64(),
+            Some(got[t].len() as u64),
+            "{t}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------
 // One table of one record fails
 
@@ -363,34 +401,7 @@ fn a_broken_labs_answer_fails_that_table_only_and_says_so() {
         }
     }
 
-    // _errors.csv: one line, for (victim, lab_results).
-    let errors = std::fs::read_to_string(out.join("_errors.csv")).unwrap();
-    let lines: Vec<&str> = errors.lines().collect();
-    assert_eq!(
-        lines[0],
-        "record_id,table,stage,http_status,attempts,message"
-    );
-    assert_eq!(lines.len(), 2, "{errors}");
-    assert!(
-        lines[1].starts_with(&format!("{victim},lab_results,")),
-        "{errors}"
-    );
-    // The manifest counts it for lab_results alone.
-    let m = manifest(&out);
-    assert_eq!(m["status"], "complete_with_failures");
-    assert_eq!(m["records"], 60);
-    assert_eq!(m["failed"], 1);
-    assert_eq!(m["failures"][0]["record_id"], victim.as_str());
-    assert_eq!(m["failures"][0]["table"], "lab_results");
-    for t in &tables {
-        let failed = u64::from(t == "lab_results");
-        assert_eq!(m["tables"][t]["failed"].as_u64(), Some(failed), "{t}");
-        assert_eq!(
-            m["tables"][t]["rows"].as_u64(),
-            Some(got[t].len() as u64),
-            "{t}"
-        );
-    }
+    failure_is_listed_for_lab_results_only(&out, &victim, &tables, &got);
 
     // The recall audit reads medications only: a labs failure leaves its
     // coverage complete; a broken medications answer makes it INCOMPLETE.
