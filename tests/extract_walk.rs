@@ -174,6 +174,25 @@ async fn a_deleted_seed_is_replaced_and_a_chain_with_none_left_is_dropped() {
     assert_eq!(union, now, "every remaining record once, no gap");
 }
 
+/// Checking a candidate start costs at most two token requests even when
+/// the client retries six times: the reference container answers 500 for an
+/// unknown id, and a deleted seed must not cost a whole retry schedule.
+#[tokio::test]
+async fn a_deleted_candidate_costs_two_attempts_not_a_retry_schedule() {
+    let tmp = tempfile::tempdir().unwrap();
+    let old = numbered(20);
+    let (sb, cfg) = dir_sandbox(&tmp, "p", &old, &["p0010", "p0011"]).await;
+    let mut c = ClientConfig::new(sb.api_base(), &cfg.app_id, cfg.consumer_secret.clone());
+    c.consumer_key = cfg.consumer_key.clone();
+    c.retry = RetryPolicy::no_sleep(6);
+    let client = Client::new(c).unwrap();
+    let candidates: Vec<Vec<RecordId>> = old.chunks(10).map(rids).collect();
+    let starts = extract::resolve_starts(&client, candidates).await.unwrap();
+    assert_eq!(starts, [None, Some(rid("p0012"))]);
+    // p0010 and p0011: two attempts each; p0012: one.
+    assert_eq!(client.stats().latency.mint.count(), 2 + 2 + 1);
+}
+
 #[tokio::test]
 async fn resolving_starts_stops_on_rejected_credentials() {
     let cfg = SandboxConfig {

@@ -370,7 +370,13 @@ impl Client {
             self.inner.base,
             segment(&self.inner.cfg.app_id)
         ))?;
-        self.token_call(&url, Endpoint::Cursor, None).await
+        self.token_call(
+            &url,
+            Endpoint::Cursor,
+            None,
+            self.inner.cfg.retry.max_attempts,
+        )
+        .await
     }
 
     /// The token for the record after `after` (`POST
@@ -386,7 +392,14 @@ impl Client {
             segment(&self.inner.cfg.app_id),
             segment(after)
         ))?;
-        let token = self.token_call(&url, Endpoint::Cursor, None).await?;
+        let token = self
+            .token_call(
+                &url,
+                Endpoint::Cursor,
+                None,
+                self.inner.cfg.retry.max_attempts,
+            )
+            .await?;
         if let Some(t) = &token
             && t.record_id == after
         {
@@ -401,6 +414,22 @@ impl Client {
     /// A fresh token for one known record (`POST .../tokens/records/{id}`).
     /// The reference container answers 500 for an id it does not know.
     pub async fn mint(&self, record_id: &str) -> Result<RecordToken, ExtractError> {
+        self.mint_with(record_id, self.inner.cfg.retry.max_attempts)
+            .await
+    }
+
+    /// [`Client::mint`] with at most two attempts, for checking that a
+    /// candidate chain start still exists: the reference container answers
+    /// 500 for an unknown id, and a deleted seed should cost one retry, not
+    /// a whole retry schedule. Skipping a candidate that does exist (two
+    /// transient failures in a row) is safe: the next candidate starts the
+    /// chain and the chain before it walks on to there.
+    pub async fn probe(&self, record_id: &str) -> Result<RecordToken, ExtractError> {
+        self.mint_with(record_id, self.inner.cfg.retry.max_attempts.min(2))
+            .await
+    }
+
+    async fn mint_with(&self, record_id: &str, attempts: u32) -> Result<RecordToken, ExtractError> {
         check_path_id(record_id)?;
         let url = self.url(&format!(
             "{}/apps/{}/tokens/records/{}",
@@ -409,7 +438,7 @@ impl Client {
             segment(record_id)
         ))?;
         match self
-            .token_call(&url, Endpoint::Mint, Some(record_id))
+            .token_call(&url, Endpoint::Mint, Some(record_id), attempts)
             .await?
         {
             Some(t) => Ok(t),
@@ -600,6 +629,7 @@ impl Client {
         url: &Url,
         endpoint: Endpoint,
         expect_id: Option<&str>,
+        max_attempts: u32,
     ) -> Result<Option<RecordToken>, ExtractError> {
         let call = Call {
             method: Method::POST,
@@ -607,7 +637,7 @@ impl Client {
             auth: Auth::Consumer,
             endpoint,
             limit: defaults::TOKEN_BODY_BYTES,
-            max_attempts: self.inner.cfg.retry.max_attempts,
+            max_attempts,
             timeout: self.inner.cfg.request_timeout,
         };
         let ans = self

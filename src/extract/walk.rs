@@ -147,7 +147,7 @@ async fn resolve_one(
 ) -> Result<Option<RecordId>, ExtractError> {
     let tried = ids.len();
     for id in ids {
-        match client.mint(id.as_str()).await {
+        match client.probe(id.as_str()).await {
             Ok(_) => return Ok(Some(id)),
             Err(e) if matches!(e.status(), Some(500 | 404)) => {
                 tracing::info!(chain, record_id = %id, "a chain's candidate start is gone (HTTP 500 on its token); trying the next one");
