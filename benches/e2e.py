@@ -59,7 +59,8 @@ class Sandbox:
         self.workdir = pathlib.Path(workdir or tempfile.mkdtemp(prefix="sandbox-"))
         self.out_path = self.workdir / f"sandbox-{records}-{cursor_ms}-{data_ms}.out"
         self.err_path = self.out_path.with_suffix(".err")
-        cmd = [str(binary), "sandbox", "--records", str(records), "--listen", "127.0.0.1:0",
+        size = [] if "--from-dir" in extra else ["--records", str(records)]
+        cmd = [str(binary), "sandbox", *size, "--listen", "127.0.0.1:0",
                "--cursor-latency-ms", str(cursor_ms), "--data-latency-ms", str(data_ms), *extra]
         self.cmd = cmd
         self.records = records
@@ -288,6 +289,8 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--json", type=pathlib.Path, help="also write every figure here")
     ap.add_argument("--workdir", type=pathlib.Path, help="keep outputs here (default: a temp dir)")
+    ap.add_argument("--from-dir", type=pathlib.Path,
+                    help="scenario a only, over this corpus (`sandbox --from-dir`; see reshape_corpus.py)")
     args = ap.parse_args()
     if not args.bin.exists():
         sys.exit(f"{args.bin} not found: run `cargo build --release` first")
@@ -306,7 +309,11 @@ def main() -> int:
     # Both clients run --repeat-a times, alternating; the run with the median
     # CPU of each is reported (this machine is shared: single runs are noisy).
     bls, sss, walks = [], [], []
-    with Sandbox(args.bin, M, 0, 0, work) as sb:
+    if args.from_dir:
+        M = len(list((args.from_dir / "medications").glob("*.rdf")))
+    sandbox_a = (Sandbox(args.bin, M, 0, 0, work) if not args.from_dir else
+                 Sandbox(args.bin, M, 0, 0, work, extra=("--from-dir", str(args.from_dir))))
+    with sandbox_a as sb:
         for i in range(max(1, args.repeat_a)):
             walks.append(walk_ids(sb.url, work / "ids-a.txt"))
             bls.append(run_baseline(sb.url, work / f"baseline-a{i}.tsv"))

@@ -6,13 +6,6 @@ use smartsweep::cli::{Cli, LogFormat};
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
-/// mimalloc instead of glibc's malloc: the transform allocates per XML event
-/// and per term, and mimalloc takes 9-13% of its instructions off (README,
-/// Performance; benches/RESULTS.md). Pure C, built with the system's cc; no
-/// OpenSSL.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
