@@ -45,9 +45,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// The allocator the `smartsweep` binary ships with (src/main.rs).
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+// The system allocator, as the `smartsweep` binary ships with.
 
 type Corpus = Vec<(String, String, Vec<u8>)>;
 /// One corpus per resource.
