@@ -101,13 +101,10 @@ fn from_state(output: String, state: &State, held: Option<bool>) -> Status {
                 .tables
                 .iter()
                 .map(|(n, t)| {
-                    let s = TableStatus {
-                        rows: t.rows,
-                        records_with_rows: t.records_with_rows,
-                        parts: t.parts.len(),
-                        bytes: t.parts.iter().map(|p| p.bytes).sum(),
-                    };
-                    (n.clone(), s)
+                    (
+                        n.clone(),
+                        table_status(t.rows, t.records_with_rows, &t.parts),
+                    )
                 })
                 .collect(),
             chains: m
@@ -145,13 +142,10 @@ fn from_state(output: String, state: &State, held: Option<bool>) -> Status {
                 .tables
                 .iter()
                 .map(|(n, t)| {
-                    let s = TableStatus {
-                        rows: t.rows,
-                        records_with_rows: t.records_with_rows,
-                        parts: t.parts.len(),
-                        bytes: t.parts.iter().map(|p| p.bytes).sum(),
-                    };
-                    (n.clone(), s)
+                    (
+                        n.clone(),
+                        table_status(t.rows, t.records_with_rows, &t.parts),
+                    )
                 })
                 .collect(),
             chains: cp
@@ -268,4 +262,18 @@ pub(super) fn status(a: StatusArgs) -> Result<u8, CliError> {
         print_text(&s);
     }
     Ok(exit::OK)
+}
+
+/// A table's line of the status: its rows and committed parts.
+fn table_status(
+    rows: u64,
+    records_with_rows: u64,
+    parts: &[crate::load::CommittedPart],
+) -> TableStatus {
+    TableStatus {
+        rows,
+        records_with_rows,
+        parts: parts.len(),
+        bytes: parts.iter().map(|p| p.bytes).sum(),
+    }
 }

@@ -171,20 +171,8 @@ impl Store for LocalStore {
         fsutil::atomic_write(&self.root.join(dir), &name, bytes)
     }
 
-    fn put_checkpoint(
-        &self,
-        path: &str,
-        bytes: &[u8],
-        _version: &mut Option<String>,
-    ) -> Result<(), LoadError> {
-        // The directory lock taken in `prepare` makes this process the only
-        // writer for as long as it lives.
-        self.put(path, bytes)
-    }
-
-    fn version(&self, _path: &str) -> Result<Option<String>, LoadError> {
-        Ok(None)
-    }
+    // `put_checkpoint` is a plain `put`: the directory lock taken in
+    // `prepare` makes this process the only writer for as long as it lives.
 
     fn delete(&self, path: &str) -> Result<bool, LoadError> {
         remove_if_exists(&self.full(path))

@@ -83,19 +83,6 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    fn put_checkpoint(
-        &self,
-        path: &str,
-        bytes: &[u8],
-        _version: &mut Option<String>,
-    ) -> Result<(), LoadError> {
-        self.put(path, bytes)
-    }
-
-    fn version(&self, _path: &str) -> Result<Option<String>, LoadError> {
-        Ok(None)
-    }
-
     fn delete(&self, path: &str) -> Result<bool, LoadError> {
         Ok(self.files.lock().remove(path).is_some())
     }

@@ -95,17 +95,24 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Replaces the checkpoint at `path` only if it is still the version
     /// this process last wrote or read (`version`, updated on success);
     /// `None` means "only if there is none". Stores without conditional
-    /// writes rely on [`Store::prepare`]'s lock instead.
+    /// writes rely on [`Store::prepare`]'s lock instead: by default a plain
+    /// [`Store::put`].
     fn put_checkpoint(
         &self,
         path: &str,
         bytes: &[u8],
         version: &mut Option<String>,
-    ) -> Result<(), LoadError>;
+    ) -> Result<(), LoadError> {
+        let _ = version;
+        self.put(path, bytes)
+    }
 
     /// The version token of a file for [`Store::put_checkpoint`] (an ETag,
-    /// an object version), if the store has them.
-    fn version(&self, path: &str) -> Result<Option<String>, LoadError>;
+    /// an object version), if the store has them (by default it has none).
+    fn version(&self, path: &str) -> Result<Option<String>, LoadError> {
+        let _ = path;
+        Ok(None)
+    }
 
     /// Removes a file; a missing one is fine. Returns whether it existed.
     fn delete(&self, path: &str) -> Result<bool, LoadError>;
