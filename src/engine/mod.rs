@@ -132,10 +132,29 @@ pub struct RunConfig {
     /// An audit's codes: the manifest then counts the first table's rows
     /// per value of its `rxnorm` column and states the coverage.
     pub audit: Option<Vec<String>>,
-    /// Parquet row group bound in rows.
+    /// Parquet row group bound in rows: the budget of every open writer
+    /// together (see [`row_group_share`]).
     pub row_group_rows: usize,
-    /// Parquet row group bound in bytes.
+    /// Parquet row group bound in bytes: the budget of every open writer
+    /// together (see [`row_group_share`]).
     pub row_group_bytes: usize,
+}
+
+/// The least a writer's row group may be given when the budget is shared.
+pub const MIN_ROW_GROUP_ROWS: usize = 1024;
+/// The least a writer's row group may be given, in bytes.
+pub const MIN_ROW_GROUP_BYTES: usize = 1024 * 1024;
+
+/// Each open writer's share of the row-group budget: a run keeps one open
+/// row group per table per chain, so a population run with 9 tables (or 16
+/// chains) would otherwise hold 9 (or 144) full row groups in memory. The
+/// share never goes under [`MIN_ROW_GROUP_ROWS`] / [`MIN_ROW_GROUP_BYTES`].
+pub fn row_group_share(rows: usize, bytes: usize, writers: usize) -> (usize, usize) {
+    let n = writers.max(1);
+    (
+        (rows / n).max(MIN_ROW_GROUP_ROWS.min(rows)),
+        (bytes / n).max(MIN_ROW_GROUP_BYTES.min(bytes)),
+    )
 }
 
 impl RunConfig {
@@ -344,6 +363,21 @@ fn errors_location(dest: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_row_group_budget_is_shared_by_the_open_writers() {
+        let (rows, bytes) = (16 * 1024, 8 * 1024 * 1024);
+        assert_eq!(row_group_share(rows, bytes, 1), (rows, bytes));
+        assert_eq!(row_group_share(rows, bytes, 0), (rows, bytes));
+        assert_eq!(row_group_share(rows, bytes, 4), (4096, 2 * 1024 * 1024));
+        // 9 tables x 16 chains: the floor, not a sliver.
+        assert_eq!(
+            row_group_share(rows, bytes, 144),
+            (MIN_ROW_GROUP_ROWS, MIN_ROW_GROUP_BYTES)
+        );
+        // A budget under the floor (tests use tiny ones) stays as given.
+        assert_eq!(row_group_share(10, 100, 9), (10, 100));
+    }
 
     #[test]
     fn max_failed_parses_counts_fractions_and_percentages() {

@@ -214,7 +214,8 @@ impl Run {
                 partition_by: t.partition_by.clone(),
             })
             .collect();
-        let opts = self.writer_options(&cp.run_id);
+        let writers = cp.chains.len().max(1) * self.cfg.plan.tables.len();
+        let opts = self.writer_options(&cp.run_id, writers);
         let chain_names = cp.chains.len() > 1 || self.cfg.shard.is_some();
         let sink = Sink::new(
             dest,
@@ -278,13 +279,15 @@ impl Run {
         Ok(chains)
     }
 
-    fn writer_options(&self, run_id: &str) -> WriterOptions {
+    fn writer_options(&self, run_id: &str, writers: usize) -> WriterOptions {
         let plan = &self.cfg.plan;
+        let (row_group_rows, row_group_bytes) =
+            super::row_group_share(self.cfg.row_group_rows, self.cfg.row_group_bytes, writers);
         WriterOptions {
             format: plan.output.format,
             compression: plan.output.compression,
-            row_group_rows: self.cfg.row_group_rows,
-            row_group_bytes: self.cfg.row_group_bytes,
+            row_group_rows,
+            row_group_bytes,
             metadata: vec![
                 ("smartsweep.pipeline".into(), plan.name.clone()),
                 ("smartsweep.pipeline_hash".into(), self.hash.clone()),
