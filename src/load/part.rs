@@ -168,9 +168,16 @@ fn parquet_properties(opts: &WriterOptions) -> Result<WriterProperties, String> 
         .iter()
         .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
         .collect();
+    // Pages (and dictionaries) in proportion to the row group: a writer
+    // given a small share of the budget (many tables, many chains) keeps
+    // small column buffers too. 1 MiB (Parquet's default) for a whole
+    // 8 MiB row group.
+    let page = (opts.row_group_bytes / 8).clamp(64 * 1024, 1024 * 1024);
     Ok(WriterProperties::builder()
         .set_compression(compression)
         .set_dictionary_enabled(true)
+        .set_data_page_size_limit(page)
+        .set_dictionary_page_size_limit(page)
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(opts.row_group_rows.max(1)))
         .set_max_row_group_bytes(Some(opts.row_group_bytes.max(1)))
