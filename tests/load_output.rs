@@ -247,6 +247,32 @@ fn a_finished_output_is_refused_unless_fresh() {
     );
 }
 
+/// A kill between storing `_SUCCESS` and removing the checkpoint leaves a
+/// finished output with a stale checkpoint: the next run reports it
+/// finished and removes the leftover, touching nothing else.
+#[test]
+fn a_kill_between_success_and_the_checkpoint_removal_is_tidied() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (out, _) = OutputDir::open(dir, HASH, false).unwrap();
+    let mut cp = new_checkpoint();
+    commit_part(&out, &mut cp, 0, &["r1"]);
+    let stale = fs::read(dir.join(CHECKPOINT_FILE)).unwrap();
+    out.finish(&manifest(HASH, 1, parts(&cp))).unwrap();
+    drop(out);
+    fs::write(dir.join(CHECKPOINT_FILE), &stale).unwrap();
+    let part = fs::read(dir.join("part-00000.parquet")).unwrap();
+
+    let (_, opened) = OutputDir::open_any(dir, HASH, false, Format::Parquet).unwrap();
+    assert!(matches!(opened, Opened::Finished(m) if m.records == 1));
+    assert_eq!(
+        names(dir),
+        [SUCCESS_FILE, MANIFEST_FILE, "part-00000.parquet"],
+        "the leftover checkpoint is removed, nothing else"
+    );
+    assert_eq!(fs::read(dir.join("part-00000.parquet")).unwrap(), part);
+}
+
 #[test]
 fn a_changed_pipeline_is_refused_unless_fresh() {
     let tmp = tempfile::tempdir().unwrap();

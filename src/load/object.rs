@@ -611,19 +611,20 @@ impl Store for RemoteStore {
             }),
         };
         let payload = PutPayload::from(bytes.to_vec());
-        let (result, retried) =
-            with_retries(&self.handle, &self.retry, "write the checkpoint", || {
-                let (store, key, payload, mode) =
-                    (store.clone(), key.clone(), payload.clone(), mode.clone());
-                async move { store.put_opts(&key, payload, PutOptions::from(mode)).await }
-            });
+        let (result, _) = with_retries(&self.handle, &self.retry, "write the checkpoint", || {
+            let (store, key, payload, mode) =
+                (store.clone(), key.clone(), payload.clone(), mode.clone());
+            async move { store.put_opts(&key, payload, PutOptions::from(mode)).await }
+        });
         let result = match result {
-            // A retried write whose first attempt had in fact landed: the
-            // checkpoint holds exactly our bytes.
+            // A write whose first attempt had in fact landed, its answer
+            // lost and the request retried (by us or by the store client,
+            // which retries connection errors on its own): the checkpoint
+            // holds exactly our bytes.
             Err(
                 object_store::Error::AlreadyExists { .. }
                 | object_store::Error::Precondition { .. },
-            ) if retried => match self.read_versioned(path)? {
+            ) => match self.read_versioned(path)? {
                 Some((b, Some(tag))) if b == bytes => Ok(object_store::PutResult {
                     e_tag: Some(tag),
                     version: None,
@@ -777,18 +778,23 @@ impl RemotePart {
         if self.upload.is_none() {
             // One chunk or less: a single PUT, refused if the name exists.
             let (store, key) = (self.store.clone(), self.key.clone());
-            let len = self.buf.len() as u64;
-            let payload = PutPayload::from(std::mem::take(&mut self.buf));
-            let (result, retried) =
-                with_retries(&self.handle, &self.retry, "upload a part", || {
-                    let (store, key, payload) = (store.clone(), key.clone(), payload.clone());
-                    let opts = PutOptions::from(PutMode::Create);
-                    async move { store.put_opts(&key, payload, opts).await.map(|_| ()) }
-                });
+            let bytes = bytes::Bytes::from(std::mem::take(&mut self.buf));
+            let payload = PutPayload::from(bytes.clone());
+            let (result, _) = with_retries(&self.handle, &self.retry, "upload a part", || {
+                let (store, key, payload) = (store.clone(), key.clone(), payload.clone());
+                let opts = PutOptions::from(PutMode::Create);
+                async move { store.put_opts(&key, payload, opts).await.map(|_| ()) }
+            });
             return match result {
-                // The first attempt had landed: the part is there, whole.
-                Err(e @ object_store::Error::AlreadyExists { .. }) if retried => {
-                    if self.landed(len) { Ok(()) } else { Err(e) }
+                // The first attempt had landed and its answer was lost (the
+                // request retried by us or by the store client): the part
+                // is there, byte for byte ours.
+                Err(e @ object_store::Error::AlreadyExists { .. }) => {
+                    if self.holds(&bytes) {
+                        Ok(())
+                    } else {
+                        Err(e)
+                    }
                 }
                 r => r,
             };
@@ -813,6 +819,16 @@ impl RemotePart {
             let _ = block_on(&self.handle, u.abort());
         }
         result
+    }
+
+    /// True when the part is in the store and holds exactly `bytes`.
+    fn holds(&self, bytes: &[u8]) -> bool {
+        let (store, key) = (self.store.clone(), self.key.clone());
+        let (got, _) = with_retries(&self.handle, &self.retry, "read back a part", || {
+            let (store, key) = (store.clone(), key.clone());
+            async move { store.get(&key).await?.bytes().await }
+        });
+        got.is_ok_and(|b| b.as_ref() == bytes)
     }
 
     /// True when the part is in the store with `len` bytes.

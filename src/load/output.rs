@@ -442,6 +442,13 @@ impl Destination for Output {
         if !claim.fresh {
             if finished && let Some(m) = &manifest {
                 if m.pipeline.hash == claim.hash {
+                    if cp.is_some() {
+                        // A run killed between `_SUCCESS` and removing its
+                        // checkpoint: the output is finished (the manifest
+                        // was stored before `_SUCCESS`); complete the tidy.
+                        self.remove(&self.ctl(CHECKPOINT_FILE), "finished run's leftover")?;
+                        self.store.sync()?;
+                    }
                     return Ok(Opened::Finished(Box::new(m.clone())));
                 }
                 return Err(LoadError::PipelineChanged {
