@@ -19,11 +19,8 @@ mod population_common;
 
 use common::*;
 use population_common::*;
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant};
 
 const RECORDS: u64 = 200;
@@ -210,19 +207,6 @@ SELECT ?rxnorm ?drug_name WHERE {
 // ---------------------------------------------------------------------------
 // kill -9 and resume
 
-fn wait_for(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
-    let t0 = Instant::now();
-    loop {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            return Some(s);
-        }
-        if t0.elapsed() >= limit {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 /// Any table directory holds a committed part.
 fn committed_something(out: &Path, tables: &[String]) -> bool {
     tables
@@ -241,35 +225,22 @@ fn kill_9_during_a_population_run_then_resume_gives_every_table_exactly_once() {
     let args = ["--part-records", "9", "--concurrency", "8"];
 
     let clean = tmp.path().join("clean");
-    let o = run(POPULATION, &sb.api_base, &clean, &args);
+    let (o, whole) = timed(|| run(POPULATION, &sb.api_base, &clean, &args));
     assert_eq!(code(&o), 0, "{}", text(&o));
     let expected = check_layout(&clean, &tables, 160);
 
     let out = tmp.path().join("killed");
-    let mut rng = StdRng::seed_from_u64(1111);
-    let (mut kills, mut mid_flight) = (0u32, 0u32);
-    loop {
-        let mut child = run_cmd(POPULATION, &sb.api_base, &out, &args)
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let wait = Duration::from_millis(rng.random_range(80..900) + 40 * u64::from(kills));
-        match wait_for(&mut child, wait) {
-            Some(status) => {
-                assert_eq!(status.code(), Some(0), "the final run failed");
-                break;
+    let mut mid_flight = 0u32;
+    let kills = kill_until_done(
+        || run_cmd(POPULATION, &sb.api_base, &out, &args),
+        whole,
+        1111,
+        |_| {
+            if committed_something(&out, &tables) && !out.join("_SUCCESS").exists() {
+                mid_flight += 1;
             }
-            None => {
-                child.kill().unwrap(); // SIGKILL
-                child.wait().unwrap();
-                kills += 1;
-                if committed_something(&out, &tables) && !out.join("_SUCCESS").exists() {
-                    mid_flight += 1;
-                }
-                assert!(kills < 100, "the run never finished despite resuming");
-            }
-        }
-    }
+        },
+    );
     assert!(kills >= 2, "only {kills} kills: nothing was interrupted");
     assert!(
         mid_flight >= 1,

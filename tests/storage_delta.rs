@@ -9,11 +9,9 @@ mod common;
 mod storage_common;
 
 use common::*;
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use storage_common::*;
 
 const PIPELINE: &str = "pipelines/medications.toml";
@@ -136,40 +134,16 @@ fn kill_9_during_delta_runs_then_resume_commits_exactly_once() {
     let sb = Sandbox::start(cfg);
     let args = ["--part-records", "13", "--concurrency", "8"];
     let want = tmp.path().join("want");
-    clean(&sb, &want, &args);
+    let ((), whole) = timed(|| clean(&sb, &want, &args));
     let table = tmp.path().join("table");
-    let mut rng = StdRng::seed_from_u64(5);
-    let mut kills = 0u32;
     // No --run-key: a resume adopts the unfinished run's key.
     let all: Vec<&str> = args.iter().copied().chain(["--format", "delta"]).collect();
-    loop {
-        let mut child = run_cmd(PIPELINE, &sb.api_base, &table, &all)
-            .spawn()
-            .expect("spawn");
-        let wait = Duration::from_millis(rng.random_range(50..700) + 40 * u64::from(kills));
-        let t0 = Instant::now();
-        let status = loop {
-            if let Some(s) = child.try_wait().expect("try_wait") {
-                break Some(s);
-            }
-            if t0.elapsed() >= wait {
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        };
-        match status {
-            Some(s) => {
-                assert_eq!(s.code(), Some(0), "the final run failed");
-                break;
-            }
-            None => {
-                child.kill().expect("kill");
-                child.wait().expect("reap");
-                kills += 1;
-                assert!(kills < 150, "never finished");
-            }
-        }
-    }
+    let kills = kill_until_done(
+        || run_cmd(PIPELINE, &sb.api_base, &table, &all),
+        whole,
+        5,
+        |_| {},
+    );
     assert!(kills >= 2, "only {kills} kills");
     let r = read_back(
         &["delta", &table.to_string_lossy(), &want.to_string_lossy()],

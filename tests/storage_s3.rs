@@ -10,11 +10,9 @@ mod common;
 mod storage_common;
 
 use common::*;
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use std::path::Path;
-use std::process::{Command, ExitStatus};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 use storage_common::*;
 
 const PIPELINE: &str = "pipelines/medications.toml";
@@ -23,19 +21,6 @@ fn s3_run(api: &str, endpoint: &str, url: &str, extra: &[&str]) -> Command {
     let mut c = run_cmd(PIPELINE, api, Path::new(url), extra);
     s3_env(&mut c, endpoint);
     c
-}
-
-fn wait_for(child: &mut std::process::Child, limit: Duration) -> Option<ExitStatus> {
-    let t0 = Instant::now();
-    loop {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            return Some(s);
-        }
-        if t0.elapsed() >= limit {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 fn clean_rows(sb: &Sandbox, args: &[&str]) -> Vec<String> {
@@ -116,43 +101,21 @@ fn kill_9_on_s3_then_resume_gives_the_rows_of_an_uninterrupted_run() {
     let expected = clean_rows(&sb, &args);
 
     // How long an uninterrupted run takes on this machine now: the kills
-    // land at random fractions of it, so they interrupt the run however
-    // fast or slow the machine is.
-    let t0 = Instant::now();
-    let o = s3_run(&sb.api_base, &moto.endpoint(), "s3://out/reference", &args)
-        .output()
-        .expect("run");
-    let whole = t0.elapsed();
+    // land at fractions of it.
+    let (o, whole) = timed(|| {
+        s3_run(&sb.api_base, &moto.endpoint(), "s3://out/reference", &args)
+            .output()
+            .expect("run")
+    });
     assert_eq!(code(&o), 0, "{}", text(&o));
-
     let url = "s3://out/killed";
-    let mut rng = StdRng::seed_from_u64(99);
-    let mut kills = 0u32;
-    loop {
-        let mut child = s3_run(&sb.api_base, &moto.endpoint(), url, &args)
-            .spawn()
-            .expect("spawn");
-        // The first kills come early in a run; later attempts get longer so
-        // that the loop ends.
-        let wait = if kills < 3 {
-            whole.mul_f64(rng.random_range(0.05..0.5))
-        } else {
-            whole.mul_f64(rng.random_range(0.1..0.9)) + Duration::from_millis(40 * u64::from(kills))
-        };
-        match wait_for(&mut child, wait) {
-            Some(status) => {
-                assert_eq!(status.code(), Some(0), "the final run failed");
-                break;
-            }
-            None => {
-                child.kill().expect("SIGKILL");
-                child.wait().expect("reap");
-                kills += 1;
-                assert!(kills < 150, "never finished despite resuming");
-            }
-        }
-    }
-    assert!(kills >= 3, "only {kills} kills: nothing was interrupted");
+    let kills = kill_until_done(
+        || s3_run(&sb.api_base, &moto.endpoint(), url, &args),
+        whole,
+        99,
+        |_| {},
+    );
+    assert!(kills >= 2, "only {kills} kills: nothing was interrupted");
     let store = s3(&moto.endpoint(), "out");
     assert_eq!(s3_rows(&store, "killed"), expected, "after {kills} kills");
     finished_cleanly(&store, "killed");

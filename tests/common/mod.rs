@@ -255,3 +255,70 @@ pub fn audit(code: &str, api_base: &str, out: &Path) -> Output {
         .output()
         .expect("audit")
 }
+
+/// Runs `f` and returns its result with how long it took.
+pub fn timed<T>(f: impl FnOnce() -> T) -> (T, std::time::Duration) {
+    let t0 = std::time::Instant::now();
+    let out = f();
+    (out, t0.elapsed())
+}
+
+/// Waits up to `limit` for `child` to exit.
+pub fn wait_until(
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+) -> Option<std::process::ExitStatus> {
+    let t0 = std::time::Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            return Some(s);
+        }
+        if t0.elapsed() >= limit {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(3));
+    }
+}
+
+/// SIGKILLs the command `make` builds at random moments until a run of it
+/// exits (which must be with 0), and returns the number of kills. The
+/// moments are fractions of `whole`, how long an uninterrupted run took on
+/// this machine just before, so the kills land inside the run however fast
+/// or loaded the machine is: the first three within its first third, later
+/// ones further in (and growing), so that the loop ends. `after_kill` sees
+/// each kill's number once the process is reaped.
+pub fn kill_until_done(
+    mut make: impl FnMut() -> Command,
+    whole: std::time::Duration,
+    seed: u64,
+    mut after_kill: impl FnMut(u32),
+) -> u32 {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut kills = 0u32;
+    loop {
+        let mut child = make()
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let wait = if kills < 3 {
+            whole.mul_f64(rng.random_range(0.05..0.3))
+        } else {
+            whole.mul_f64(rng.random_range(0.1..0.9))
+                + std::time::Duration::from_millis(40 * u64::from(kills))
+        };
+        match wait_until(&mut child, wait) {
+            Some(status) => {
+                assert_eq!(status.code(), Some(0), "the final run failed");
+                return kills;
+            }
+            None => {
+                child.kill().expect("SIGKILL");
+                child.wait().expect("reap");
+                kills += 1;
+                after_kill(kills);
+                assert!(kills < 150, "the run never finished despite resuming");
+            }
+        }
+    }
+}
