@@ -21,7 +21,7 @@ use common::*;
 use population_common::*;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const RECORDS: u64 = 200;
 
