@@ -3,274 +3,29 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::too_many_arguments)]
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+mod sandbox_common;
 
-use base64::Engine as _;
-use hmac::{Hmac, Mac};
-use sha1::Sha1;
-use smartsweep::sandbox::{self, SandboxConfig, SandboxHandle};
+use std::collections::BTreeSet;
+
+use smartsweep::sandbox::{self, SandboxConfig};
 use smartsweep::secret::Secret;
 
-const APP: &str = "smart-background-app@apps.smartplatforms.org";
-const SECRET: &str = "smartapp-secret";
-const SP: &str = "http://smartplatforms.org/terms#";
-const API: &str = "http://smartplatforms.org/terms/api#";
-const RDF: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#";
-const DCT: &str = "http://purl.org/dc/terms/";
-
-// ---------------------------------------------------------------- signer
-
-/// RFC 3986 percent-encoding with upper-case hex (RFC 5849 section 3.6).
-fn esc(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-static NONCE: AtomicU64 = AtomicU64::new(0);
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-/// Every knob a test may turn when signing.
-#[derive(Clone)]
-struct Sig {
-    consumer_key: String,
-    consumer_secret: String,
-    token: Option<(String, String)>,
-    timestamp: String,
-    nonce: String,
-    method: String,
-    version: Option<String>,
-    /// Sign this path instead of the one sent (e.g. the encoded one).
-    signed_path: Option<String>,
-    /// Extra signed parameters that are *not* sent (to break signatures).
-    phantom: Vec<(String, String)>,
-}
-
-impl Sig {
-    fn app() -> Sig {
-        Sig {
-            consumer_key: APP.into(),
-            consumer_secret: SECRET.into(),
-            token: None,
-            timestamp: now().to_string(),
-            nonce: format!(
-                "n{}-{}",
-                std::process::id(),
-                NONCE.fetch_add(1, Ordering::Relaxed)
-            ),
-            method: "HMAC-SHA1".into(),
-            version: Some("1.0".into()),
-            signed_path: None,
-            phantom: Vec::new(),
-        }
-    }
-
-    fn with_token(token: &str, secret: &str) -> Sig {
-        Sig {
-            token: Some((token.into(), secret.into())),
-            ..Sig::app()
-        }
-    }
-
-    /// The Authorization header for `method host path` with the signed
-    /// request data `data` (the GET query or the form body).
-    fn header(&self, method: &str, host: &str, path: &str, data: &[(String, String)]) -> String {
-        let mut oauth: Vec<(String, String)> = vec![
-            ("oauth_consumer_key".into(), self.consumer_key.clone()),
-            ("oauth_nonce".into(), self.nonce.clone()),
-            ("oauth_signature_method".into(), self.method.clone()),
-        ];
-        // The sentinel `omit` leaves the timestamp out altogether.
-        if self.timestamp != "omit" {
-            oauth.push(("oauth_timestamp".into(), self.timestamp.clone()));
-        }
-        if let Some(v) = &self.version {
-            oauth.push(("oauth_version".into(), v.clone()));
-        }
-        if let Some((t, _)) = &self.token {
-            oauth.push(("oauth_token".into(), t.clone()));
-        }
-        let mut all: Vec<(String, String)> = data.to_vec();
-        all.extend(oauth.iter().cloned());
-        all.extend(self.phantom.iter().cloned());
-        let mut enc: Vec<(String, String)> = all.iter().map(|(k, v)| (esc(k), esc(v))).collect();
-        enc.sort();
-        let params = enc
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("&");
-        let signed_path = self.signed_path.as_deref().unwrap_or(path);
-        let base = format!(
-            "{}&{}&{}",
-            method.to_ascii_uppercase(),
-            esc(&format!("http://{host}{signed_path}")),
-            esc(&params)
-        );
-        let token_secret = self.token.as_ref().map(|(_, s)| s.as_str()).unwrap_or("");
-        let key = format!("{}&{}", esc(&self.consumer_secret), esc(token_secret));
-        let mut mac = Hmac::<Sha1>::new_from_slice(key.as_bytes()).expect("hmac key");
-        mac.update(base.as_bytes());
-        let sig = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
-        let mut h = format!("OAuth realm=\"http://{host}\"");
-        for (k, v) in &oauth {
-            h.push_str(&format!(", {}=\"{}\"", esc(k), esc(v)));
-        }
-        h.push_str(&format!(", oauth_signature=\"{}\"", esc(&sig)));
-        h
-    }
-}
+use sandbox_common::*;
 
 // ---------------------------------------------------------------- client
 
-struct Answer {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-    fn form(&self) -> BTreeMap<String, String> {
-        url_decode_form(&self.text())
-    }
-    fn header(&self, name: &str) -> String {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned()
-    }
-}
-
-fn url_decode_form(s: &str) -> BTreeMap<String, String> {
-    s.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            let dec = |x: &str| {
-                percent_encoding::percent_decode_str(&x.replace('+', " "))
-                    .decode_utf8_lossy()
-                    .into_owned()
-            };
-            (dec(k), dec(v))
-        })
-        .collect()
-}
-
-struct Box_ {
-    handle: SandboxHandle,
-    http: reqwest::Client,
-    host: String,
-}
-
-async fn boot(config: SandboxConfig) -> Box_ {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let handle = sandbox::start(config, listener).await.expect("start");
-    let host = handle.api_base().trim_start_matches("http://").to_owned();
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client");
-    Box_ { handle, http, host }
-}
-
-fn config(records: u64, seed: u64) -> SandboxConfig {
-    SandboxConfig {
-        records,
-        seed,
-        ..SandboxConfig::default()
-    }
-}
-
 impl Box_ {
-    /// Send a request. `sent_path` goes on the wire as given (already
-    /// percent-encoded where wanted); `decoded_path` is what gets signed.
-    async fn raw(
-        &self,
-        method: &str,
-        sent_path: &str,
-        decoded_path: &str,
-        query: &[(String, String)],
-        form: Option<&[(String, String)]>,
-        sig: Option<&Sig>,
-        sign_query: bool,
-    ) -> Answer {
-        let mut url = format!("{}{}", self.handle.api_base(), sent_path);
-        if !query.is_empty() {
-            url.push('?');
-            url.push_str(
-                &query
-                    .iter()
-                    .map(|(k, v)| format!("{}={}", esc(k), esc(v)))
-                    .collect::<Vec<_>>()
-                    .join("&"),
-            );
-        }
-        let method_v = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut req = self.http.request(method_v, url);
-        let mut data: Vec<(String, String)> = Vec::new();
-        if sign_query {
-            data.extend(query.iter().cloned());
-        }
-        if let Some(form) = form {
-            data.extend(form.iter().cloned());
-            let body = form
-                .iter()
-                .map(|(k, v)| format!("{}={}", esc(k), esc(v)))
-                .collect::<Vec<_>>()
-                .join("&");
-            req = req
-                .header("Content-Type", "application/x-www-form-urlencoded")
-                .body(body);
-        } else if method != "GET" {
-            req = req
-                .header("Content-Type", "application/x-www-form-urlencoded")
-                .body("");
-        }
-        if let Some(sig) = sig {
-            req = req.header(
-                "Authorization",
-                sig.header(method, &self.host, decoded_path, &data),
-            );
-        }
-        let resp = req.send().await.expect("send");
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let body = resp.bytes().await.expect("body").to_vec();
-        Answer {
-            status,
-            headers,
-            body,
-        }
-    }
-
     async fn get(&self, path: &str, query: &[(&str, &str)], sig: Option<&Sig>) -> Answer {
-        let q: Vec<(String, String)> = query
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        self.raw("GET", &encode_path(path), path, &q, None, sig, true)
-            .await
+        self.raw(
+            "GET",
+            &encode_path(path),
+            path,
+            &owned(query),
+            None,
+            sig,
+            true,
+        )
+        .await
     }
 
     async fn post(&self, path: &str, sig: Option<&Sig>) -> Answer {
@@ -318,61 +73,17 @@ impl Box_ {
     }
 }
 
-/// Percent-encode a decoded path for the wire (keeping `/`).
-fn encode_path(path: &str) -> String {
-    path.split('/').map(esc).collect::<Vec<_>>().join("/")
-}
-
 // ---------------------------------------------------------------- RDF
 
-type Graph = Vec<(String, String, String)>;
-
-fn parse_rdf(body: &[u8], base: &str) -> Result<Graph, String> {
-    let parser = oxrdfxml::RdfXmlParser::new()
-        .with_base_iri(base)
-        .map_err(|e| e.to_string())?;
-    let mut out = Vec::new();
-    for t in parser.for_slice(body) {
-        let t = t.map_err(|e| e.to_string())?;
-        let s = match &t.subject {
-            oxrdf::NamedOrBlankNode::NamedNode(n) => n.as_str().to_owned(),
-            oxrdf::NamedOrBlankNode::BlankNode(b) => format!("_:{}", b.as_str()),
-        };
-        let o = match &t.object {
-            oxrdf::Term::NamedNode(n) => n.as_str().to_owned(),
-            oxrdf::Term::BlankNode(b) => format!("_:{}", b.as_str()),
-            oxrdf::Term::Literal(l) => l.value().to_owned(),
-            #[allow(unreachable_patterns)]
-            _ => String::new(),
-        };
-        out.push((s, t.predicate.as_str().to_owned(), o));
-    }
-    Ok(out)
-}
-
-fn objects<'a>(g: &'a Graph, s: &str, p: &str) -> Vec<&'a str> {
-    g.iter()
-        .filter(|(a, b, _)| a == s && b == p)
-        .map(|(_, _, o)| o.as_str())
-        .collect()
-}
-
-fn subjects_of_type(g: &Graph, ty: &str) -> BTreeSet<String> {
-    g.iter()
-        .filter(|(_, p, o)| p == &format!("{RDF}type") && o == ty)
-        .map(|(s, _, _)| s.clone())
-        .collect()
-}
-
 fn medications_of(g: &Graph) -> BTreeSet<String> {
-    subjects_of_type(g, &format!("{SP}Medication"))
+    g.of_type(&format!("{SP}Medication"))
 }
 
 /// The (start date, rxcui) of a medication statement.
 fn med_facts(g: &Graph, med: &str) -> (String, String) {
-    let start = objects(g, med, &format!("{SP}startDate"))[0].to_owned();
-    let cv = objects(g, med, &format!("{SP}drugName"))[0];
-    let code = objects(g, cv, &format!("{SP}code"))[0];
+    let start = g.objects(med, &format!("{SP}startDate"))[0].to_owned();
+    let cv = g.objects(med, &format!("{SP}drugName"))[0];
+    let code = g.objects(cv, &format!("{SP}code"))[0];
     (start, code.rsplit('/').next().unwrap_or("").to_owned())
 }
 
@@ -909,10 +620,10 @@ async fn every_answer_parses_and_has_the_reference_shape() {
         assert_eq!(a.status, 200);
         let text = a.text();
         assert!(text.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"));
-        let g = parse_rdf(&a.body, &format!("{base}/records/{id}/medications/"))
+        let g = Graph::parse_at(&a.body, &format!("{base}/records/{id}/medications/"))
             .unwrap_or_else(|e| panic!("{id}: {e}"));
         let meds = medications_of(&g);
-        let summaries = subjects_of_type(&g, &format!("{API}ResponseSummary"));
+        let summaries = g.of_type(&format!("{API}ResponseSummary"));
         if meds.is_empty() {
             empty += 1;
             assert!(g.is_empty(), "an empty graph without a summary");
@@ -922,50 +633,47 @@ async fn every_answer_parses_and_has_the_reference_shape() {
         assert_eq!(summaries.len(), 1);
         let summary = summaries.iter().next().cloned().unwrap_or_default();
         assert_eq!(
-            objects(&g, &summary, &format!("{API}totalResultCount")),
+            g.objects(&summary, &format!("{API}totalResultCount")),
             vec![meds.len().to_string()]
         );
         assert!(
-            objects(&g, &summary, &format!("{API}resultOrder")).is_empty(),
+            g.objects(&summary, &format!("{API}resultOrder")).is_empty(),
             "no resultOrder without limit"
         );
         for med in &meds {
             assert!(med.starts_with(&format!("{base}/records/{id}/medications/")));
             assert_eq!(
-                objects(&g, med, &format!("{SP}belongsTo")),
+                g.objects(med, &format!("{SP}belongsTo")),
                 vec![format!("{base}/records/{id}")]
             );
-            let cv = objects(&g, med, &format!("{SP}drugName"));
+            let cv = g.objects(med, &format!("{SP}drugName"));
             assert_eq!(cv.len(), 1);
             assert!(cv[0].starts_with("_:"));
-            let titles = objects(&g, cv[0], &format!("{DCT}title"));
+            let titles = g.objects(cv[0], &format!("{DCT}title"));
             assert_eq!(titles.len(), 1);
             if titles[0].contains(['&', '<', '"', ',']) || !titles[0].is_ascii() {
                 special += 1;
             }
-            let code = objects(&g, cv[0], &format!("{SP}code"))[0];
+            let code = g.objects(cv[0], &format!("{SP}code"))[0];
             assert!(code.starts_with("http://purl.bioontology.org/ontology/RXNORM/"));
             assert_eq!(
-                objects(&g, code, &format!("{DCT}identifier")),
+                g.objects(code, &format!("{DCT}identifier")),
                 vec![code.rsplit('/').next().unwrap_or("")]
             );
-            assert_eq!(objects(&g, med, &format!("{SP}instructions")).len(), 1);
-            let start = objects(&g, med, &format!("{SP}startDate"));
+            assert_eq!(g.objects(med, &format!("{SP}instructions")).len(), 1);
+            let start = g.objects(med, &format!("{SP}startDate"));
             assert_eq!(start.len(), 1);
             if start[0].len() == 4 {
                 partial += 1;
             }
-            for fill in objects(&g, med, &format!("{SP}fulfillment")) {
+            for fill in g.objects(med, &format!("{SP}fulfillment")) {
                 assert_eq!(
-                    objects(&g, fill, &format!("{SP}medication")),
+                    g.objects(fill, &format!("{SP}medication")),
                     vec![med.as_str()],
                     "neighbour present"
                 );
-                assert_eq!(objects(&g, fill, &format!("{DCT}date")).len(), 1);
-                assert_eq!(
-                    objects(&g, fill, &format!("{SP}dispenseDaysSupply")).len(),
-                    1
-                );
+                assert_eq!(g.objects(fill, &format!("{DCT}date")).len(), 1);
+                assert_eq!(g.objects(fill, &format!("{SP}dispenseDaysSupply")).len(), 1);
             }
         }
         // Blank node ids are N + 32 hex digits.
@@ -996,7 +704,7 @@ async fn a_record_with_meds(b: &Box_, min: usize) -> (String, Graph) {
     let base = b.handle.api_base().to_owned();
     for id in walk(b).await {
         let a = b.meds(&id, &[]).await;
-        let g = parse_rdf(&a.body, &base).expect("parse");
+        let g = Graph::parse_at(&a.body, &base).expect("parse");
         if medications_of(&g).len() >= min {
             return (id, g);
         }
@@ -1025,11 +733,11 @@ async fn filters() {
         .collect();
     let q = codes.join("|");
     let a = b.meds(&id, &[("rxnorm", &q)]).await;
-    let g = parse_rdf(&a.body, &base).expect("parse");
+    let g = Graph::parse_at(&a.body, &base).expect("parse");
     assert_eq!(medications_of(&g), want);
     // No match: the empty graph, no summary.
     let a = b.meds(&id, &[("rxnorm", "0")]).await;
-    assert!(parse_rdf(&a.body, &base).expect("parse").is_empty());
+    assert!(Graph::parse_at(&a.body, &base).expect("parse").is_empty());
     // Dates, with the padding rules.
     const LOW: &str = "1900-01-01T00:00:00Z";
     const HIGH: &str = "2999-12-31T23:59:59Z";
@@ -1059,7 +767,7 @@ async fn filters() {
             .map(|(m, _)| m.clone())
             .collect();
         let a = b.meds(&id, &[(name, value)]).await;
-        let g = parse_rdf(&a.body, &base).expect("parse");
+        let g = Graph::parse_at(&a.body, &base).expect("parse");
         assert_eq!(medications_of(&g), want, "{name}={value}");
     }
     // Filters combine with AND; unknown parameters are ignored.
@@ -1074,7 +782,7 @@ async fn filters() {
         )
         .await;
     assert_eq!(
-        medications_of(&parse_rdf(&a.body, &base).expect("parse")).len(),
+        medications_of(&Graph::parse_at(&a.body, &base).expect("parse")).len(),
         facts.len()
     );
     b.handle.shutdown().await;
@@ -1116,27 +824,28 @@ async fn paging_follows_next_page_url() {
             )
             .await;
         assert_eq!(a.status, 200, "{}", a.text());
-        let g = parse_rdf(&a.body, &base).expect("parse");
-        let summary = subjects_of_type(&g, &format!("{API}ResponseSummary"))
+        let g = Graph::parse_at(&a.body, &base).expect("parse");
+        let summary = g
+            .of_type(&format!("{API}ResponseSummary"))
             .into_iter()
             .next()
             .expect("summary");
         assert_eq!(
-            objects(&g, &summary, &format!("{API}totalResultCount")),
+            g.objects(&summary, &format!("{API}totalResultCount")),
             vec![total.to_string()]
         );
-        let returned: usize = objects(&g, &summary, &format!("{API}resultsReturned"))[0]
+        let returned: usize = g.objects(&summary, &format!("{API}resultsReturned"))[0]
             .parse()
             .unwrap_or(0);
         assert_eq!(returned, medications_of(&g).len());
         assert!(returned <= 3);
         // resultOrder is an rdf:List of the page's statements.
-        let mut cell = objects(&g, &summary, &format!("{API}resultOrder"))[0].to_owned();
+        let mut cell = g.objects(&summary, &format!("{API}resultOrder"))[0].to_owned();
         while cell != format!("{RDF}nil") {
-            order.push(objects(&g, &cell, &format!("{RDF}first"))[0].to_owned());
-            cell = objects(&g, &cell, &format!("{RDF}rest"))[0].to_owned();
+            order.push(g.objects(&cell, &format!("{RDF}first"))[0].to_owned());
+            cell = g.objects(&cell, &format!("{RDF}rest"))[0].to_owned();
         }
-        let next = objects(&g, &summary, &format!("{API}nextPageURL"));
+        let next = g.objects(&summary, &format!("{API}nextPageURL"));
         let Some(next) = next.first() else { break };
         // Values are not URL-encoded.
         assert!(next.contains("note=a b|c"), "{next}");
@@ -1158,12 +867,12 @@ async fn paging_follows_next_page_url() {
     assert_eq!(order, expected);
     // An offset past the end: the empty graph.
     let a = b.meds(&id, &[("limit", "3"), ("offset", "1000")]).await;
-    assert!(parse_rdf(&a.body, &base).expect("parse").is_empty());
+    assert!(Graph::parse_at(&a.body, &base).expect("parse").is_empty());
     // limit=0 means everything, without resultOrder.
     let a = b.meds(&id, &[("limit", "0")]).await;
-    let g = parse_rdf(&a.body, &base).expect("parse");
+    let g = Graph::parse_at(&a.body, &base).expect("parse");
     assert_eq!(medications_of(&g).len(), total);
-    assert!(!g.iter().any(|(_, p, _)| p == &format!("{API}resultOrder")));
+    assert!(!g.triples.iter().any(|(_, p, _)| p == &format!("{API}resultOrder")));
     b.handle.shutdown().await;
 }
 
@@ -1217,7 +926,7 @@ async fn malformed_records_are_stable_per_seed() {
             let first = b.meds(&id, &[]).await;
             let again = b.meds(&id, &[]).await;
             assert_eq!(first.body, again.body, "a retry does not fix it");
-            if parse_rdf(&first.body, &base).is_err() {
+            if Graph::parse_at(&first.body, &base).is_err() {
                 bad.insert(id);
             }
         }

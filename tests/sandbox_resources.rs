@@ -7,169 +7,28 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod sandbox_common;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
-use base64::Engine as _;
-use hmac::{Hmac, Mac};
-use sha1::Sha1;
-use smartsweep::sandbox::{self, SandboxConfig, SandboxHandle};
+use smartsweep::sandbox::{self, SandboxConfig};
 
-const APP: &str = "smart-background-app@apps.smartplatforms.org";
-const SECRET: &str = "smartapp-secret";
-const SP: &str = "http://smartplatforms.org/terms#";
-const API: &str = "http://smartplatforms.org/terms/api#";
-const RDF: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#";
-const DCT: &str = "http://purl.org/dc/terms/";
+use sandbox_common::*;
+
 const VCARD: &str = "http://www.w3.org/2006/vcard/ns#";
 
 // ---------------------------------------------------------------- client
 
-fn esc(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-static NONCE: AtomicU64 = AtomicU64::new(0);
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-/// The OAuth header for a request whose signed data (GET query) is `data`.
-fn oauth_header(
-    method: &str,
-    host: &str,
-    path: &str,
-    data: &[(String, String)],
-    token: Option<(&str, &str)>,
-    timestamp: i64,
-) -> String {
-    let mut oauth: Vec<(String, String)> = vec![
-        ("oauth_consumer_key".into(), APP.into()),
-        (
-            "oauth_nonce".into(),
-            format!(
-                "r{}-{}",
-                std::process::id(),
-                NONCE.fetch_add(1, Ordering::Relaxed)
-            ),
-        ),
-        ("oauth_signature_method".into(), "HMAC-SHA1".into()),
-        ("oauth_timestamp".into(), timestamp.to_string()),
-        ("oauth_version".into(), "1.0".into()),
-    ];
-    if let Some((t, _)) = token {
-        oauth.push(("oauth_token".into(), t.into()));
-    }
-    let mut all: Vec<(String, String)> = data
-        .iter()
-        .chain(oauth.iter())
-        .map(|(k, v)| (esc(k), esc(v)))
-        .collect();
-    all.sort();
-    let params = all
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&");
-    let base = format!(
-        "{method}&{}&{}",
-        esc(&format!("http://{host}{path}")),
-        esc(&params)
-    );
-    let key = format!("{}&{}", esc(SECRET), esc(token.map(|t| t.1).unwrap_or("")));
-    let mut mac = Hmac::<Sha1>::new_from_slice(key.as_bytes()).expect("key");
-    mac.update(base.as_bytes());
-    let sig = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
-    let mut h = String::from("OAuth realm=\"\"");
-    for (k, v) in &oauth {
-        h.push_str(&format!(", {k}=\"{}\"", esc(v)));
-    }
-    h.push_str(&format!(", oauth_signature=\"{}\"", esc(&sig)));
-    h
-}
-
-struct Answer {
-    status: u16,
-    content_type: String,
-    date: String,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-    fn form(&self) -> BTreeMap<String, String> {
-        self.text()
-            .split('&')
-            .filter_map(|p| p.split_once('='))
-            .map(|(k, v)| {
-                let dec = |x: &str| {
-                    percent_encoding::percent_decode_str(&x.replace('+', " "))
-                        .decode_utf8_lossy()
-                        .into_owned()
-                };
-                (dec(k), dec(v))
-            })
-            .collect()
-    }
-}
-
 type Token = (String, String);
-
-struct Box_ {
-    handle: SandboxHandle,
-    http: reqwest::Client,
-    host: String,
-    /// Seconds to add to our timestamps.
-    skew: i64,
-}
-
-async fn boot(config: SandboxConfig) -> Box_ {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let handle = sandbox::start(config, listener).await.expect("start");
-    let host = handle.api_base().trim_start_matches("http://").to_owned();
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client");
-    Box_ {
-        handle,
-        http,
-        host,
-        skew: 0,
-    }
-}
-
-fn config(records: u64, seed: u64) -> SandboxConfig {
-    SandboxConfig {
-        records,
-        seed,
-        ..SandboxConfig::default()
-    }
-}
 
 impl Box_ {
     fn base(&self) -> &str {
         self.handle.api_base()
     }
 
+    /// Send a request signed by the default app (3-legged with `token`),
+    /// the query signed for a GET, timestamped `skew` seconds off.
     async fn send(
         &self,
         method: &str,
@@ -177,59 +36,22 @@ impl Box_ {
         query: &[(String, String)],
         token: Option<&Token>,
     ) -> Answer {
-        let mut url = format!("{}{}", self.base(), path.replace('@', "%40"));
-        if !query.is_empty() {
-            url.push('?');
-            url.push_str(
-                &query
-                    .iter()
-                    .map(|(k, v)| format!("{}={}", esc(k), esc(v)))
-                    .collect::<Vec<_>>()
-                    .join("&"),
-            );
-        }
-        let signed: &[(String, String)] = if method == "GET" { query } else { &[] };
-        let auth = oauth_header(
+        let mut sig = match token {
+            Some((t, s)) => Sig::with_token(t, s),
+            None => Sig::app(),
+        };
+        sig.timestamp = (now() + self.skew).to_string();
+        let wire = path.replace('@', "%40");
+        self.raw(
             method,
-            &self.host,
+            &wire,
             path,
-            signed,
-            token.map(|(t, s)| (t.as_str(), s.as_str())),
-            now() + self.skew,
-        );
-        let req = self
-            .http
-            .request(
-                reqwest::Method::from_bytes(method.as_bytes()).expect("m"),
-                url,
-            )
-            .header("Authorization", auth);
-        let req = if method == "GET" {
-            req
-        } else {
-            req.header("Content-Type", "application/x-www-form-urlencoded")
-                .body("")
-        };
-        let resp = req.send().await.expect("send");
-        let header = |n: &str| {
-            resp.headers()
-                .get(n)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_owned()
-        };
-        let (status, content_type, date) = (
-            resp.status().as_u16(),
-            header("content-type"),
-            header("date"),
-        );
-        let body = resp.bytes().await.expect("body").to_vec();
-        Answer {
-            status,
-            content_type,
-            date,
-            body,
-        }
+            query,
+            None,
+            Some(&sig),
+            method == "GET",
+        )
+        .await
     }
 
     async fn cursor(&self, tail: &str) -> Answer {
@@ -263,11 +85,7 @@ impl Box_ {
 
     /// GET a resource of a record (the path shape from the registry).
     async fn get(&self, id: &str, resource: &str, query: &[(&str, &str)], token: &Token) -> Answer {
-        let q: Vec<(String, String)> = query
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        self.send("GET", &path_of(id, resource), &q, Some(token))
+        self.send("GET", &path_of(id, resource), &owned(query), Some(token))
             .await
     }
 }
@@ -282,80 +100,6 @@ fn path_of(id: &str, resource: &str) -> String {
 }
 
 // ---------------------------------------------------------------- RDF
-
-#[derive(Default)]
-struct Graph {
-    triples: Vec<(String, String, String)>,
-}
-
-impl Graph {
-    fn parse(body: &[u8]) -> Result<Graph, String> {
-        let mut triples = Vec::new();
-        for t in oxrdfxml::RdfXmlParser::new().for_slice(body) {
-            let t = t.map_err(|e| e.to_string())?;
-            let s = match &t.subject {
-                oxrdf::NamedOrBlankNode::NamedNode(n) => n.as_str().to_owned(),
-                oxrdf::NamedOrBlankNode::BlankNode(b) => format!("_:{}", b.as_str()),
-            };
-            let o = match &t.object {
-                oxrdf::Term::NamedNode(n) => n.as_str().to_owned(),
-                oxrdf::Term::BlankNode(b) => format!("_:{}", b.as_str()),
-                oxrdf::Term::Literal(l) => l.value().to_owned(),
-                #[allow(unreachable_patterns)]
-                _ => String::new(),
-            };
-            triples.push((s, t.predicate.as_str().to_owned(), o));
-        }
-        Ok(Graph { triples })
-    }
-
-    fn objects(&self, s: &str, p: &str) -> Vec<&str> {
-        self.triples
-            .iter()
-            .filter(|(a, b, _)| a == s && b == p)
-            .map(|(_, _, o)| o.as_str())
-            .collect()
-    }
-
-    fn one(&self, s: &str, p: &str) -> &str {
-        let o = self.objects(s, p);
-        assert_eq!(o.len(), 1, "{s} {p}: {o:?}");
-        o[0]
-    }
-
-    fn of_type(&self, ty: &str) -> BTreeSet<String> {
-        self.triples
-            .iter()
-            .filter(|(_, p, o)| p == &format!("{RDF}type") && o == ty)
-            .map(|(s, _, _)| s.clone())
-            .collect()
-    }
-
-    fn with_pred(&self, p: &str) -> Vec<(&str, &str)> {
-        self.triples
-            .iter()
-            .filter(|(_, b, _)| b == p)
-            .map(|(s, _, o)| (s.as_str(), o.as_str()))
-            .collect()
-    }
-
-    fn summaries(&self) -> Vec<String> {
-        self.of_type(&format!("{API}ResponseSummary"))
-            .into_iter()
-            .collect()
-    }
-
-    /// The rdf:List starting at `head`.
-    fn list(&self, head: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut cell = head.to_owned();
-        while cell != format!("{RDF}nil") {
-            out.push(self.one(&cell, &format!("{RDF}first")).to_owned());
-            cell = self.one(&cell, &format!("{RDF}rest")).to_owned();
-        }
-        out
-    }
-}
 
 /// The statement type and sort property of a list resource, as full URIs.
 fn info(resource: &str) -> (String, Option<String>) {
@@ -474,7 +218,7 @@ async fn every_resource_of_every_record_has_its_shape() {
         for resource in lists() {
             let a = b.get(id, resource, &[], &token).await;
             assert_eq!(a.status, 200, "{id} {resource}");
-            assert_eq!(a.content_type, "application/rdf+xml");
+            assert_eq!(a.header("content-type"), "application/rdf+xml");
             let text = a.text();
             assert!(text.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"));
             let g =
@@ -1247,7 +991,7 @@ async fn from_dir_serves_every_layout_verbatim() {
             (200, want),
             "{id} {resource}"
         );
-        assert_eq!(a.content_type, "application/rdf+xml");
+        assert_eq!(a.header("content-type"), "application/rdf+xml");
         // Filters and paging are ignored: the file as it is.
         let a = b
             .get(
@@ -1289,7 +1033,8 @@ async fn the_clock_offset_moves_the_window_and_the_date_header() {
     .await;
     // Our timestamps are 900 s in its past: stale.
     assert_eq!(b.cursor("first").await.status, 401);
-    let date = httpdate::parse_http_date(&b.cursor("first").await.date).expect("a Date header");
+    let date =
+        httpdate::parse_http_date(&b.cursor("first").await.header("date")).expect("a Date header");
     let ahead = date
         .duration_since(SystemTime::now())
         .map(|d| d.as_secs())
@@ -1306,7 +1051,7 @@ async fn the_clock_offset_moves_the_window_and_the_date_header() {
     // Our timestamps lie in its future: accepted.
     let a = b.cursor("first").await;
     assert_eq!(a.status, 200);
-    let date = httpdate::parse_http_date(&a.date).expect("a Date header");
+    let date = httpdate::parse_http_date(&a.header("date")).expect("a Date header");
     let behind = SystemTime::now()
         .duration_since(date)
         .map(|d| d.as_secs())
