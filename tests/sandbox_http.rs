@@ -872,7 +872,11 @@ async fn paging_follows_next_page_url() {
     let a = b.meds(&id, &[("limit", "0")]).await;
     let g = Graph::parse_at(&a.body, &base).expect("parse");
     assert_eq!(medications_of(&g).len(), total);
-    assert!(!g.triples.iter().any(|(_, p, _)| p == &format!("{API}resultOrder")));
+    assert!(
+        !g.triples
+            .iter()
+            .any(|(_, p, _)| p == &format!("{API}resultOrder"))
+    );
     b.handle.shutdown().await;
 }
 

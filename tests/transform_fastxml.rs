@@ -24,6 +24,7 @@ use smartsweep::schema::ColumnType;
 use smartsweep::transform::{
     ConversionIssue, Projection, reader_counts_on_this_thread, set_fast_reader_on_this_thread,
 };
+use smartsweep_testkit::damage::{Edit, damage};
 use smartsweep_testkit::strategies::record;
 use smartsweep_testkit::{
     Record, random_record, rows_as_json, shipped_pipelines, to_flat, to_nested,
@@ -753,24 +754,6 @@ fn rdflib_bodies_are_read_fast_with_the_same_outcome() {
 
 // ---- Damaged bodies: both readers agree on every one, none panics ----
 
-#[derive(Debug, Clone)]
-enum Edit {
-    Truncate(usize),
-    Delete(usize, usize),
-    Insert(usize, Vec<u8>),
-    Replace(usize, u8),
-    /// Copies `len` bytes from `from` to `to`.
-    Copy {
-        from: usize,
-        len: usize,
-        to: usize,
-    },
-    /// Inserts after the `k`-th `>` (where text or the next tag begins).
-    AfterTag(usize, Vec<u8>),
-    /// Inserts before the `k`-th `>` (among a tag's attributes).
-    InTag(usize, Vec<u8>),
-}
-
 fn junk() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         Just(b"<".to_vec()),
@@ -825,49 +808,6 @@ fn edit() -> impl Strategy<Value = Edit> {
         2 => (any::<usize>(), 1usize..200, any::<usize>())
             .prop_map(|(from, len, to)| Edit::Copy { from, len, to }),
     ]
-}
-
-/// Inserts `junk` at the `k`-th `>` (plus `after`: 0 before it, 1 after).
-fn insert_at_tag_end(body: &mut Vec<u8>, k: usize, after: usize, junk: Vec<u8>) {
-    let ends: Vec<usize> = (0..body.len()).filter(|&i| body[i] == b'>').collect();
-    if !ends.is_empty() {
-        let at = ends[k % ends.len()] + after;
-        body.splice(at..at, junk);
-    }
-}
-
-fn damage(body: &mut Vec<u8>, edits: Vec<Edit>) {
-    for e in edits {
-        let n = body.len().max(1);
-        match e {
-            Edit::Truncate(a) => body.truncate(a % n),
-            Edit::Delete(a, k) => {
-                let a = a % n;
-                let b = (a + k).min(body.len());
-                if a < b {
-                    body.drain(a..b);
-                }
-            }
-            Edit::Insert(a, j) => {
-                let a = a % (body.len() + 1);
-                body.splice(a..a, j);
-            }
-            Edit::Replace(a, b) => {
-                if !body.is_empty() {
-                    let a = a % body.len();
-                    body[a] = b;
-                }
-            }
-            Edit::Copy { from, len, to } => {
-                let from = from % n;
-                let piece = body[from.min(body.len())..(from + len).min(body.len())].to_vec();
-                let to = to % (body.len() + 1);
-                body.splice(to..to, piece);
-            }
-            Edit::AfterTag(k, j) => insert_at_tag_end(body, k, 1, j),
-            Edit::InTag(k, j) => insert_at_tag_end(body, k, 0, j),
-        }
-    }
 }
 
 proptest! {

@@ -7,91 +7,11 @@
 use proptest::prelude::*;
 use smartsweep::schema::ColumnType;
 use smartsweep::transform::{Projection, ProjectionSet, parses_on_this_thread};
-use smartsweep_testkit::{
-    Drug, Fulfillment, Medication, QUERIES, Record, Text, ValueAndUnit, random_record,
-    rows_as_json, to_flat, to_nested,
-};
+use smartsweep_testkit::damage::{Edit, damage};
+use smartsweep_testkit::strategies::record;
+use smartsweep_testkit::{QUERIES, Record, random_record, rows_as_json, to_flat, to_nested};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-
-fn text() -> impl Strategy<Value = String> {
-    prop_oneof![
-        "[A-Za-z0-9 ,.\\-/]{0,24}",
-        "\\PC{0,16}",
-        "[&<>\"'\\]\n\r\t ]{0,6}",
-        Just("2007".to_owned()),
-        Just("阿司匹林 & <Tylenol>, \"quoted\"\nnext".to_owned()),
-    ]
-}
-
-fn lang_text() -> impl Strategy<Value = Text> {
-    (
-        text(),
-        prop::option::weighted(
-            0.2,
-            prop_oneof![Just("en"), Just("fr"), Just("de-CH"), Just("zh-Hans")],
-        ),
-    )
-        .prop_map(|(value, lang)| Text {
-            value,
-            lang: lang.map(str::to_owned),
-        })
-}
-
-fn vau() -> impl Strategy<Value = ValueAndUnit> {
-    (text(), text()).prop_map(|(value, unit)| ValueAndUnit { value, unit })
-}
-
-fn fulfillment() -> impl Strategy<Value = Fulfillment> {
-    // A small id pool, so fulfillments get shared between medications.
-    ("f[0-4]", text(), "[0-9]{1,3}", prop::option::of(vau())).prop_map(
-        |(id, date, days_supply, quantity)| Fulfillment {
-            id,
-            date,
-            days_supply,
-            quantity,
-        },
-    )
-}
-
-fn medication() -> impl Strategy<Value = Medication> {
-    (
-        "[a-z0-9]{1,8}",
-        prop::option::weighted(
-            0.9,
-            (prop::collection::vec(lang_text(), 0..3), "[0-9]{1,2}")
-                .prop_map(|(titles, rxcui)| Drug { titles, rxcui }),
-        ),
-        prop::option::of(text()),
-        prop::option::of(text()),
-        prop::option::of(text()),
-        prop::option::of(vau()),
-        prop::option::of(vau()),
-        prop::collection::vec(fulfillment(), 0..3),
-    )
-        .prop_map(
-            |(id, drug, start_date, end_date, instructions, quantity, frequency, fulfillments)| {
-                Medication {
-                    id,
-                    drug,
-                    start_date,
-                    end_date,
-                    instructions,
-                    quantity,
-                    frequency,
-                    fulfillments,
-                }
-            },
-        )
-}
-
-fn record() -> impl Strategy<Value = Record> {
-    prop::collection::vec(medication(), 0..6).prop_map(|meds| Record {
-        api_base: "http://localhost:7000".into(),
-        record_id: "9999".into(),
-        meds,
-    })
-}
 
 const EVERYTHING: &str = "PREFIX dcterms:<http://purl.org/dc/terms/>
 PREFIX sp:<http://smartplatforms.org/terms#>
@@ -196,15 +116,7 @@ fn check_set(
     Ok(())
 }
 
-/// Byte-level damage to a valid answer.
-#[derive(Debug, Clone)]
-enum Edit {
-    Truncate(usize),
-    Delete(usize, usize),
-    Insert(usize, Vec<u8>),
-    Replace(usize, u8),
-}
-
+/// Byte-level damage to a valid answer: cuts, deletions, junk, one byte.
 fn edit() -> impl Strategy<Value = Edit> {
     let junk = prop_oneof![
         Just(b"<".to_vec()),
@@ -236,29 +148,7 @@ proptest! {
     fn damaged_bodies_never_panic(seed in any::<u64>(), edits in prop::collection::vec(edit(), 1..4)) {
         let rec = random_record(seed, "1000000");
         let mut body = to_flat(&rec, seed | 1).into_bytes();
-        for e in edits {
-            let n = body.len().max(1);
-            match e {
-                Edit::Truncate(a) => body.truncate(a % n),
-                Edit::Delete(a, k) => {
-                    let a = a % n;
-                    let b = (a + k).min(body.len());
-                    if a < b {
-                        body.drain(a..b);
-                    }
-                }
-                Edit::Insert(a, j) => {
-                    let a = a % (body.len() + 1);
-                    body.splice(a..a, j);
-                }
-                Edit::Replace(a, b) => {
-                    if !body.is_empty() {
-                        let a = a % body.len();
-                        body[a] = b;
-                    }
-                }
-            }
-        }
+        damage(&mut body, edits);
         for p in projections() {
             let fast = p.apply("1000000", &[&body], &rec.request_url());
             let naive = smartsweep_testkit::apply_naive(&p, "1000000", &[&body], &rec.request_url());

@@ -2,6 +2,7 @@
 //! the root package's tests and benches, never a dependency of the library or
 //! the binary, never published.
 //!
+//! - [`damage`]: byte-level edits that damage a valid answer.
 //! - [`model`]: a model of one record's medications answer, its RDF/XML
 //!   writers (flat and nested styles) and a deterministic record generator.
 //! - [`naive`]: the straightforward transform (strict oxrdfxml parse into an
@@ -11,6 +12,7 @@
 //! - [`rows`]: rows as JSON text, for comparing with other engines.
 //! - [`strategies`]: proptest strategies for random records.
 
+pub mod damage;
 pub mod model;
 pub mod naive;
 pub mod queries;
