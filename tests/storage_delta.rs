@@ -184,11 +184,7 @@ fn run_partitioned(api_base: &str, out: &Path, format: smartsweep::load::Format)
     let mut cfg = RunConfig::new(plan, client_config(api_base), Source::Cursor);
     cfg.destination = dest;
     cfg.part_records = 40;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("rt");
+    let rt = runtime();
     let report = rt
         .block_on(smartsweep::engine::run(
             cfg,

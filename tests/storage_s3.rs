@@ -10,8 +10,10 @@ mod common;
 mod storage_common;
 
 use common::*;
+use object_store::ObjectStore;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 use storage_common::*;
 
@@ -21,6 +23,29 @@ fn s3_run(api: &str, endpoint: &str, url: &str, extra: &[&str]) -> Command {
     let mut c = run_cmd(PIPELINE, api, Path::new(url), extra);
     s3_env(&mut c, endpoint);
     c
+}
+
+/// Runs `c` to the end; it must succeed.
+fn succeed(mut c: Command) -> Output {
+    let o = c.output().expect("run");
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    o
+}
+
+/// Runs `c`, which must exit with `want`; returns its output as text.
+fn exits(mut c: Command, want: i32) -> String {
+    let o = c.output().expect("run");
+    let t = text(&o);
+    assert_eq!(code(&o), want, "{t}");
+    t
+}
+
+/// Starts `c` with its output captured, to wait for later.
+fn spawn_piped(mut c: Command) -> Child {
+    c.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn")
 }
 
 fn clean_rows(sb: &Sandbox, args: &[&str]) -> Vec<String> {
@@ -34,7 +59,7 @@ fn clean_rows(sb: &Sandbox, args: &[&str]) -> Vec<String> {
 
 /// The committed parts the manifest lists equal the part objects there
 /// are (no orphan), and no control file is left over.
-fn finished_cleanly(store: &std::sync::Arc<dyn object_store::ObjectStore>, prefix: &str) {
+fn finished_cleanly(store: &Arc<dyn ObjectStore>, prefix: &str) {
     let listed = list(store, prefix);
     let names: Vec<&str> = listed.iter().map(|(n, _)| n.as_str()).collect();
     assert!(names.contains(&"_SUCCESS"), "{names:?}");
@@ -58,94 +83,102 @@ fn finished_cleanly(store: &std::sync::Arc<dyn object_store::ObjectStore>, prefi
     assert_eq!(objects, in_manifest, "orphan or missing parts");
 }
 
+/// What the end-to-end tests share: moto with the bucket `out`, a sandbox
+/// of 300 records, and the rows a local run of the pipeline writes.
+struct S3Case {
+    moto: Moto,
+    sb: Sandbox,
+    expected: Vec<String>,
+}
+
+impl S3Case {
+    /// `None` (the test skips) without moto; otherwise the sandbox serves
+    /// `seed`'s records, each data answer `latency_ms` late, and the local
+    /// run takes `args`.
+    fn start(seed: u64, latency_ms: u64, args: &[&str]) -> Option<S3Case> {
+        let moto = Moto::start(&["out"])?;
+        let mut cfg = config(300, seed);
+        cfg.data_latency = Duration::from_millis(latency_ms);
+        let sb = Sandbox::start(cfg);
+        let expected = clean_rows(&sb, args);
+        Some(S3Case { moto, sb, expected })
+    }
+
+    /// The pipeline run into `url` on moto.
+    fn run(&self, url: &str, args: &[&str]) -> Command {
+        s3_run(&self.sb.api_base, &self.moto.endpoint(), url, args)
+    }
+
+    fn store(&self) -> Arc<dyn ObjectStore> {
+        s3(&self.moto.endpoint(), "out")
+    }
+
+    /// The output under `prefix` holds exactly the local run's rows and
+    /// finished cleanly.
+    fn assert_output(&self, prefix: &str, what: &str) {
+        let store = self.store();
+        assert_eq!(s3_rows(&store, prefix), self.expected, "{what}");
+        finished_cleanly(&store, prefix);
+    }
+
+    fn stop(self) {
+        self.sb.stop();
+    }
+}
+
 #[test]
 fn s3_output_equals_a_local_run_and_a_rerun_is_a_no_op() {
-    let Some(moto) = Moto::start(&["out"]) else {
+    let args = ["--part-records", "40"];
+    let Some(case) = S3Case::start(5, 0, &args) else {
         return;
     };
-    let sb = Sandbox::start(config(300, 5));
-    let args = ["--part-records", "40"];
-    let expected = clean_rows(&sb, &args);
 
     let url = "s3://out/nightly/medications";
-    let o = s3_run(&sb.api_base, &moto.endpoint(), url, &args)
-        .output()
-        .expect("run");
-    assert_eq!(code(&o), 0, "{}", text(&o));
-    let store = s3(&moto.endpoint(), "out");
-    assert_eq!(s3_rows(&store, "nightly/medications"), expected);
-    finished_cleanly(&store, "nightly/medications");
+    let o = succeed(case.run(url, &args));
+    case.assert_output("nightly/medications", "");
     no_secret(&text(&o));
 
-    let again = s3_run(&sb.api_base, &moto.endpoint(), url, &args)
-        .output()
-        .expect("run");
-    assert_eq!(code(&again), 0, "{}", text(&again));
+    let again = succeed(case.run(url, &args));
     assert!(
         String::from_utf8_lossy(&again.stdout).contains("already finished"),
         "{}",
         text(&again)
     );
-    sb.stop();
+    case.stop();
 }
 
 #[test]
 fn kill_9_on_s3_then_resume_gives_the_rows_of_an_uninterrupted_run() {
-    let Some(moto) = Moto::start(&["out"]) else {
+    let args = ["--part-records", "13", "--concurrency", "8"];
+    let Some(case) = S3Case::start(7, 2, &args) else {
         return;
     };
-    let mut cfg = config(300, 7);
-    cfg.data_latency = Duration::from_millis(2);
-    let sb = Sandbox::start(cfg);
-    let args = ["--part-records", "13", "--concurrency", "8"];
-    let expected = clean_rows(&sb, &args);
 
     // How long an uninterrupted run takes on this machine now: the kills
     // land at fractions of it.
-    let (o, whole) = timed(|| {
-        s3_run(&sb.api_base, &moto.endpoint(), "s3://out/reference", &args)
-            .output()
-            .expect("run")
-    });
-    assert_eq!(code(&o), 0, "{}", text(&o));
+    let (_, whole) = timed(|| succeed(case.run("s3://out/reference", &args)));
     let url = "s3://out/killed";
-    let kills = kill_until_done(
-        || s3_run(&sb.api_base, &moto.endpoint(), url, &args),
-        whole,
-        99,
-        |_| {},
-    );
+    let kills = kill_until_done(|| case.run(url, &args), whole, 99, |_| {});
     assert!(kills >= 2, "only {kills} kills: nothing was interrupted");
-    let store = s3(&moto.endpoint(), "out");
-    assert_eq!(s3_rows(&store, "killed"), expected, "after {kills} kills");
-    finished_cleanly(&store, "killed");
-    sb.stop();
+    let what = format!("after {kills} kills");
+    case.assert_output("killed", &what);
+    case.stop();
 }
 
 #[test]
 fn two_concurrent_runs_on_one_s3_output_never_both_own_it() {
-    let Some(moto) = Moto::start(&["out"]) else {
+    let args = ["--part-records", "20", "--concurrency", "4"];
+    let Some(case) = S3Case::start(9, 3, &args) else {
         return;
     };
-    let mut cfg = config(300, 9);
-    cfg.data_latency = Duration::from_millis(3);
-    let sb = Sandbox::start(cfg);
-    let args = ["--part-records", "20", "--concurrency", "4"];
-    let expected = clean_rows(&sb, &args);
 
     let url = "s3://out/shared";
     for delay_ms in [0u64, 400] {
         let prefix = format!("shared{delay_ms}");
         let url = format!("{url}{delay_ms}");
-        let a = s3_run(&sb.api_base, &moto.endpoint(), &url, &args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("a");
+        let a = spawn_piped(case.run(&url, &args));
         std::thread::sleep(Duration::from_millis(delay_ms));
-        let b = s3_run(&sb.api_base, &moto.endpoint(), &url, &args)
-            .output()
-            .expect("b");
+        let b = case.run(&url, &args).output().expect("b");
         let a = a.wait_with_output().expect("a");
         let mut refused = 0;
         for o in [&a, &b] {
@@ -170,18 +203,15 @@ fn two_concurrent_runs_on_one_s3_output_never_both_own_it() {
         );
         // Whatever happened, re-running finishes it with exactly the rows.
         for _ in 0..3 {
-            let o = s3_run(&sb.api_base, &moto.endpoint(), &url, &args)
-                .output()
-                .expect("rerun");
+            let o = case.run(&url, &args).output().expect("rerun");
             if code(&o) == 0 {
                 break;
             }
         }
-        let store = s3(&moto.endpoint(), "out");
-        assert_eq!(s3_rows(&store, &prefix), expected, "delay {delay_ms} ms");
-        finished_cleanly(&store, &prefix);
+        let what = format!("delay {delay_ms} ms");
+        case.assert_output(&prefix, &what);
     }
-    sb.stop();
+    case.stop();
 }
 
 #[test]
@@ -210,32 +240,23 @@ fn bad_locations_fail_clearly_before_any_record_is_fetched() {
     let Some(moto) = Moto::start(&["out"]) else {
         return;
     };
-    let mut c = s3_run(api, &moto.endpoint(), "s3://no-such-bucket/x", &[]);
-    let o = c.output().expect("run");
-    assert_eq!(code(&o), 1, "{}", text(&o));
-    let t = text(&o);
+    let t = exits(
+        s3_run(api, &moto.endpoint(), "s3://no-such-bucket/x", &[]),
+        1,
+    );
     assert!(t.contains("s3://no-such-bucket/x"), "{t}");
     assert!(t.contains("does not exist"), "{t}");
     assert!(t.contains("hint: create the bucket"), "{t}");
     no_secret(&t);
 
-    let mut c = s3_run(
-        api,
-        &moto.endpoint(),
-        "s3://out/x",
-        &["--storage-option", "no_such_option=1"],
-    );
-    let o = c.output().expect("run");
-    assert_eq!(code(&o), 2, "{}", text(&o));
-    assert!(text(&o).contains("`no_such_option`"), "{}", text(&o));
+    let bad_option = ["--storage-option", "no_such_option=1"];
+    let t = exits(s3_run(api, &moto.endpoint(), "s3://out/x", &bad_option), 2);
+    assert!(t.contains("`no_such_option`"), "{t}");
 
     let Some(locked) = Moto::start_with(&["out"], true) else {
         return;
     };
-    let mut c = s3_run(api, &locked.endpoint(), "s3://out/x", &[]);
-    let o = c.output().expect("run");
-    assert_eq!(code(&o), 1, "{}", text(&o));
-    let t = text(&o);
+    let t = exits(s3_run(api, &locked.endpoint(), "s3://out/x", &[]), 1);
     assert!(t.contains("refused the credentials"), "{t}");
     assert!(t.contains("s3://out/x"), "{t}");
     assert!(t.contains("hint: check the credentials"), "{t}");
@@ -244,31 +265,24 @@ fn bad_locations_fail_clearly_before_any_record_is_fetched() {
 
 #[test]
 fn a_store_that_goes_away_mid_run_is_retried_or_aborts_resumably() {
-    let Some(moto) = Moto::start(&["out"]) else {
+    let args = ["--part-records", "10", "--concurrency", "4"];
+    let Some(case) = S3Case::start(13, 5, &args) else {
         return;
     };
-    let mut cfg = config(300, 13);
-    cfg.data_latency = Duration::from_millis(5);
-    let sb = Sandbox::start(cfg);
-    let args = ["--part-records", "10", "--concurrency", "4"];
-    let expected = clean_rows(&sb, &args);
-    let proxy = Proxy::start(moto.port);
-    let store = s3(&moto.endpoint(), "out");
+    let proxy = Proxy::start(case.moto.port);
+    let store = case.store();
+    let through_proxy =
+        |url: &str, args: &[&str]| s3_run(&case.sb.api_base, &proxy.endpoint(), url, args);
 
     // A short outage: the store's retries carry the run through.
-    let child = s3_run(&sb.api_base, &proxy.endpoint(), "s3://out/blip", &args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let child = spawn_piped(through_proxy("s3://out/blip", &args));
     std::thread::sleep(Duration::from_millis(700));
     proxy.down();
     std::thread::sleep(Duration::from_millis(1500));
     proxy.up();
     let o = child.wait_with_output().expect("wait");
     assert_eq!(code(&o), 0, "{}", text(&o));
-    assert_eq!(s3_rows(&store, "blip"), expected);
-    finished_cleanly(&store, "blip");
+    case.assert_output("blip", "");
 
     // A long outage: the run gives up (exit 1) with its checkpoint intact,
     // and the same command resumes once the store is back.
@@ -279,11 +293,7 @@ fn a_store_that_goes_away_mid_run_is_retried_or_aborts_resumably() {
         "retry_timeout=2",
     ];
     let all: Vec<&str> = args.iter().chain(quick.iter()).copied().collect();
-    let child = s3_run(&sb.api_base, &proxy.endpoint(), "s3://out/outage", &all)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let child = spawn_piped(through_proxy("s3://out/outage", &all));
     std::thread::sleep(Duration::from_millis(700));
     proxy.down();
     let o = child.wait_with_output().expect("wait");
@@ -299,14 +309,10 @@ fn a_store_that_goes_away_mid_run_is_retried_or_aborts_resumably() {
             get(&store, "outage/_checkpoint.json").is_some(),
             "no checkpoint left: {t}"
         );
-        let o = s3_run(&sb.api_base, &proxy.endpoint(), "s3://out/outage", &all)
-            .output()
-            .expect("resume");
-        assert_eq!(code(&o), 0, "{}", text(&o));
+        succeed(through_proxy("s3://out/outage", &all));
     }
-    assert_eq!(s3_rows(&store, "outage"), expected);
-    finished_cleanly(&store, "outage");
-    sb.stop();
+    case.assert_output("outage", "");
+    case.stop();
 }
 
 #[test]
@@ -318,11 +324,7 @@ fn parts_larger_than_a_chunk_stream_out_and_are_invisible_until_committed() {
     let Some(moto) = Moto::start(&["out"]) else {
         return;
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("rt");
+    let rt = runtime();
     let mut opts = StorageOptions::default();
     for (k, v) in [
         ("aws_endpoint_url", moto.endpoint()),

@@ -26,11 +26,7 @@ impl Sandbox {
     }
 
     pub fn start_on(addr: &str, config: SandboxConfig) -> Sandbox {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
+        let rt = runtime();
         let handle = rt.block_on(async {
             let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
             sandbox::start(config, listener).await.expect("sandbox")
@@ -48,6 +44,15 @@ impl Sandbox {
             self.rt.block_on(h.shutdown());
         }
     }
+}
+
+/// A two-thread tokio runtime (a sandbox's, or a test's own async work).
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
 }
 
 /// A sandbox config with `n` records and the given seed.
