@@ -84,13 +84,7 @@ fn check(html: &Path, expect: &[&str], screenshot: Option<&Path>) -> (bool, serd
 fn faulty_config() -> smartsweep::sandbox::SandboxConfig {
     let mut cfg = config(400, 21);
     cfg.data_latency = Duration::from_millis(15);
-    cfg.fail_rate = 0.08;
-    cfg.throttle_rate = 0.05;
-    cfg.retry_after_s = 0;
-    cfg.reset_rate = 0.03;
-    cfg.truncate_rate = 0.03;
-    cfg.malformed_rate = 0.05;
-    cfg
+    with_every_fault(cfg)
 }
 
 #[test]
@@ -105,14 +99,7 @@ fn a_faulty_runs_report_draws_every_chart_offline() {
         "pipelines/medications.toml",
         &sb.api_base,
         &out,
-        &[
-            "--max-attempts",
-            "12",
-            "--retry-base-ms",
-            "1",
-            "--part-records",
-            "20",
-        ],
+        &retry_hard("20"),
     );
     sb.stop();
     assert_eq!(code(&o), 3, "{}", text(&o));
@@ -179,18 +166,9 @@ fn an_aborted_runs_report_is_marked_unfinished_and_draws() {
     if !browser_available() {
         return;
     }
-    let mut cfg = config(200, 4);
-    cfg.malformed_rate = 0.5;
-    let sb = Sandbox::start(cfg);
     let tmp = tempfile::tempdir().expect("tmp");
     let out = tmp.path().join("out");
-    let o = run(
-        "pipelines/drug_names.toml",
-        &sb.api_base,
-        &out,
-        &["--max-failed", "5", "--part-records", "5"],
-    );
-    sb.stop();
+    let o = flood_run(&out, "5");
     assert_eq!(code(&o), 1, "{}", text(&o));
     assert!(out.join("_checkpoint.json").exists());
     let html = out.join("_report.html");

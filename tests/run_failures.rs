@@ -26,27 +26,13 @@ fn with_every_fault_on_good_rows_arrive_exactly_once_and_bad_records_are_listed(
     let all_rows = rows(&clean);
     clean_sb.stop();
 
-    let mut cfg = config(300, 21);
-    cfg.fail_rate = 0.08;
-    cfg.throttle_rate = 0.05;
-    cfg.retry_after_s = 0;
-    cfg.reset_rate = 0.03;
-    cfg.truncate_rate = 0.03;
-    cfg.malformed_rate = 0.05;
-    let sb = Sandbox::start(cfg);
+    let sb = Sandbox::start(with_every_fault(config(300, 21)));
     let out = tmp.path().join("faulty");
     let o = run(
         "pipelines/medications.toml",
         &sb.api_base,
         &out,
-        &[
-            "--max-attempts",
-            "12",
-            "--retry-base-ms",
-            "1",
-            "--part-records",
-            "25",
-        ],
+        &retry_hard("25"),
     );
     assert_eq!(code(&o), 3, "{}", text(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
@@ -100,23 +86,14 @@ fn a_wrong_secret_aborts_with_exit_1_naming_the_key_and_the_container() {
 
 #[test]
 fn max_failed_turns_a_flood_into_an_abort_with_the_checkpoint_intact() {
-    let mut cfg = config(200, 4);
-    cfg.malformed_rate = 0.5;
-    let sb = Sandbox::start(cfg);
     let tmp = tempfile::tempdir().expect("tmp");
     let out = tmp.path().join("out");
-    let o = run(
-        "pipelines/drug_names.toml",
-        &sb.api_base,
-        &out,
-        &["--max-failed", "5", "--part-records", "5"],
-    );
+    let o = flood_run(&out, "5");
     assert_eq!(code(&o), 1, "{}", text(&o));
     assert!(text(&o).contains("--max-failed"), "{}", text(&o));
     assert!(!out.join("_SUCCESS").exists());
     assert!(out.join("_checkpoint.json").exists());
     assert!(out.join("_errors.csv").exists());
-    sb.stop();
 }
 
 #[test]

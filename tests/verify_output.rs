@@ -193,9 +193,7 @@ fn verify_reads_every_part_and_checks_rows_and_schemas() {
 
 #[test]
 fn verify_an_unfinished_output_and_a_resume_refusing_a_corrupt_part() {
-    let mut cfg = config(200, 4);
-    cfg.malformed_rate = 0.5;
-    let sb = Sandbox::start(cfg);
+    let sb = Sandbox::start(malformed_flood());
     let tmp = tempfile::tempdir().expect("tmp");
     let out = tmp.path().join("out");
     let args = ["--max-failed", "8", "--part-records", "5"];

@@ -64,6 +64,54 @@ pub fn config(n: u64, seed: u64) -> SandboxConfig {
     }
 }
 
+/// `cfg` with every kind of container fault on: failed answers,
+/// throttling (with `Retry-After: 0`), resets, truncated and malformed
+/// bodies. A run gets through with [`retry_hard`] and exits 3.
+pub fn with_every_fault(mut cfg: SandboxConfig) -> SandboxConfig {
+    cfg.fail_rate = 0.08;
+    cfg.throttle_rate = 0.05;
+    cfg.retry_after_s = 0;
+    cfg.reset_rate = 0.03;
+    cfg.truncate_rate = 0.03;
+    cfg.malformed_rate = 0.05;
+    cfg
+}
+
+/// Run arguments that retry through [`with_every_fault`]: 12 attempts, a
+/// 1 ms back-off base, and `part_records` records a part.
+pub fn retry_hard(part_records: &str) -> [&str; 6] {
+    [
+        "--max-attempts",
+        "12",
+        "--retry-base-ms",
+        "1",
+        "--part-records",
+        part_records,
+    ]
+}
+
+/// 200 records (seed 4), half of them malformed: a run with a low
+/// `--max-failed` aborts with exit 1.
+pub fn malformed_flood() -> SandboxConfig {
+    let mut cfg = config(200, 4);
+    cfg.malformed_rate = 0.5;
+    cfg
+}
+
+/// Runs `drug_names` into `out`, 5 records a part, against a
+/// [`malformed_flood`] it gives up on after `max_failed` failed records.
+pub fn flood_run(out: &Path, max_failed: &str) -> Output {
+    let sb = Sandbox::start(malformed_flood());
+    let o = run(
+        "pipelines/drug_names.toml",
+        &sb.api_base,
+        out,
+        &["--max-failed", max_failed, "--part-records", "5"],
+    );
+    sb.stop();
+    o
+}
+
 pub fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
