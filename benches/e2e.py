@@ -32,22 +32,11 @@ import sys
 import tempfile
 import time
 
-HERE = pathlib.Path(__file__).resolve().parent
-REPO = HERE.parent
+from benchlib import HERE, REPO, default_bin
+from benchlib import env as client_env
+
 BASELINE = HERE / "baseline_howto.py"
 PIPELINE = REPO / "pipelines" / "drug_names.toml"
-SECRET = "smartapp-secret"
-
-
-def default_bin() -> pathlib.Path:
-    target = os.environ.get("CARGO_TARGET_DIR") or str(REPO / "target")
-    return pathlib.Path(target) / "release" / "smartsweep"
-
-
-def client_env() -> dict:
-    env = dict(os.environ)
-    env["SMARTSWEEP_CONSUMER_SECRET"] = SECRET
-    return env
 
 
 # ---------------------------------------------------------------- processes

@@ -24,56 +24,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import pathlib
-import subprocess
 import sys
 import tempfile
-import time
 import tomllib
 
-HERE = pathlib.Path(__file__).resolve().parent
-REPO = HERE.parent
+from benchlib import REPO, Sandbox, default_bin, measured
+
 POPULATION = REPO / "pipelines" / "population.toml"
-SECRET = "smartapp-secret"
-
-
-def default_bin() -> pathlib.Path:
-    target = os.environ.get("CARGO_TARGET_DIR") or str(REPO / "target")
-    return pathlib.Path(target) / "release" / "smartsweep"
-
-
-def env() -> dict:
-    e = dict(os.environ)
-    e["SMARTSWEEP_CONSUMER_SECRET"] = SECRET
-    return e
-
-
-class Sandbox:
-    def __init__(self, binary, records, cursor_ms, data_ms):
-        self.proc = subprocess.Popen(
-            [str(binary), "sandbox", "--records", str(records), "--listen", "127.0.0.1:0",
-             "--quiet", "--cursor-latency-ms", str(cursor_ms), "--data-latency-ms", str(data_ms)],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env())
-        line = self.proc.stdout.readline()
-        assert "listening on" in line, line
-        self.base = line.strip().split()[-1]
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-
-
-def measured(cmd) -> dict:
-    t0 = time.monotonic()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env())
-    _, status, ru = os.wait4(p.pid, 0)
-    wall = time.monotonic() - t0
-    out, err = p.stdout.read().decode(), p.stderr.read().decode()
-    rc = os.waitstatus_to_exitcode(status)
-    if rc != 0:
-        raise SystemExit(f"{' '.join(map(str, cmd))} exited {rc}:\n{out}\n{err}")
-    return {"wall_s": wall, "cpu_s": ru.ru_utime + ru.ru_stime, "maxrss_mib": ru.ru_maxrss / 1024}
 
 
 def toml_string(s: str) -> str:
