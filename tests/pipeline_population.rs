@@ -219,8 +219,11 @@ fn rdf_xml(triples: &[T<'_>]) -> Vec<u8> {
     out.into_bytes()
 }
 
-/// Rows as column -> text (`None` for null), in the transform's order.
-fn rows(batch: &RecordBatch) -> Vec<BTreeMap<String, Option<String>>> {
+/// A row as column -> text (`None` for null).
+type Row = BTreeMap<String, Option<String>>;
+
+/// Rows in the transform's order.
+fn rows(batch: &RecordBatch) -> Vec<Row> {
     let schema = batch.schema();
     (0..batch.num_rows())
         .map(|r| {
@@ -246,10 +249,17 @@ fn apply(t: &TablePlan, triples: &[T<'_>]) -> RecordRows {
         .unwrap_or_else(|e| panic!("{}: {e}", t.name))
 }
 
-fn get<'r>(row: &'r BTreeMap<String, Option<String>>, col: &str) -> Option<&'r str> {
+fn get<'r>(row: &'r Row, col: &str) -> Option<&'r str> {
     row.get(col)
         .unwrap_or_else(|| panic!("no column `{col}` in {row:?}"))
         .as_deref()
+}
+
+/// The row whose `col` is `value`.
+fn row_with<'r>(rows: &'r [Row], col: &str, value: &str) -> &'r Row {
+    rows.iter()
+        .find(|r| get(r, col) == Some(value))
+        .unwrap_or_else(|| panic!("no row with {col} = {value}: {rows:?}"))
 }
 
 fn code<'a>(node: &'a str, id: &'a str, system: &'a str, title: &'a str) -> Vec<T<'a>> {
@@ -417,10 +427,7 @@ fn a_year_only_problem_start_keeps_its_row_and_its_raw_text() {
     let out = apply(table(&population(), "problems"), &t);
     let r = rows(&out.batch);
     assert_eq!(r.len(), 2, "{r:?}");
-    let year = r
-        .iter()
-        .find(|r| get(r, "snomed") == Some("1201005"))
-        .unwrap();
+    let year = row_with(&r, "snomed", "1201005");
     assert_eq!(
         get(year, "name"),
         Some("Hypertension, benign"),
@@ -429,10 +436,7 @@ fn a_year_only_problem_start_keeps_its_row_and_its_raw_text() {
     assert_eq!(get(year, "start_date"), None);
     assert_eq!(get(year, "start_date_raw"), Some("2007"));
     assert!(get(year, "problem_uri").unwrap().ends_with("/problems/p1"));
-    let full = r
-        .iter()
-        .find(|r| get(r, "snomed") == Some("428041000124106"))
-        .unwrap();
+    let full = row_with(&r, "snomed", "428041000124106");
     assert_eq!(get(full, "start_date"), Some("2009-03-01"));
     assert_eq!(get(full, "end_date"), Some("2009-03-20"));
     assert_eq!(out.conversions.len(), 1, "{:?}", out.conversions);
@@ -526,10 +530,7 @@ fn allergies_and_exclusions_share_one_table() {
     let out = apply(table(&population(), "allergies"), &t);
     let r = rows(&out.batch);
     assert_eq!(r.len(), 2, "{r:?}");
-    let allergy = r
-        .iter()
-        .find(|r| get(r, "kind") == Some("allergy"))
-        .unwrap();
+    let allergy = row_with(&r, "kind", "allergy");
     for (col, want) in [
         ("date", None),
         ("date_raw", Some("2000")),
@@ -545,10 +546,7 @@ fn allergies_and_exclusions_share_one_table() {
     ] {
         assert_eq!(get(allergy, col), want, "allergy {col}");
     }
-    let exclusion = r
-        .iter()
-        .find(|r| get(r, "kind") == Some("exclusion"))
-        .unwrap();
+    let exclusion = row_with(&r, "kind", "exclusion");
     for (col, want) in [
         ("date_raw", Some("2010")),
         ("allergen", Some("No known allergies")),
@@ -644,7 +642,7 @@ fn lab_values_keep_their_text_and_become_numbers_when_they_are() {
     let out = apply(table(&population(), "lab_results"), &t);
     let r = rows(&out.batch);
     assert_eq!(r.len(), 3, "{r:?}");
-    let by = |loinc: &str| r.iter().find(|r| get(r, "loinc") == Some(loinc)).unwrap();
+    let by = |loinc: &str| row_with(&r, "loinc", loinc);
     let g = by("2345-7");
     assert_eq!(get(g, "value"), Some("5.4"));
     assert_eq!(get(g, "value_number"), Some("5.4"));
@@ -832,11 +830,11 @@ fn immunization_classes_are_joined_in_a_stable_order() {
         "the order of the answer changes nothing"
     );
     assert_eq!(r.len(), 2, "{r:?}");
-    let dtap = r.iter().find(|r| get(r, "cvx") == Some("20")).unwrap();
+    let dtap = row_with(&r, "cvx", "20");
     assert_eq!(get(dtap, "product_classes"), Some("DIPHTHERIA|TETANUS"));
     assert_eq!(get(dtap, "status"), Some("doseGiven"));
     assert_eq!(get(dtap, "date"), Some("2009-10-01"));
-    let flu = r.iter().find(|r| get(r, "cvx") == Some("03")).unwrap();
+    let flu = row_with(&r, "cvx", "03");
     assert_eq!(get(flu, "product_classes"), None, "no class: null");
     assert_eq!(get(flu, "refusal_reason"), Some("allergy"));
     assert_eq!(get(flu, "product"), Some("Influenza"));
@@ -882,16 +880,10 @@ fn an_empty_procedure_note_stays_empty_and_a_missing_one_is_null() {
     let out = apply(table(&population(), "procedures"), &t);
     let r = rows(&out.batch);
     assert_eq!(r.len(), 2, "{r:?}");
-    let a = r
-        .iter()
-        .find(|r| get(r, "snomed") == Some("80146002"))
-        .unwrap();
+    let a = row_with(&r, "snomed", "80146002");
     assert_eq!(get(a, "notes"), Some(""));
     assert_eq!(get(a, "date"), Some("2011-02-03"));
-    let c = r
-        .iter()
-        .find(|r| get(r, "snomed") == Some("73761001"))
-        .unwrap();
+    let c = row_with(&r, "snomed", "73761001");
     assert_eq!(get(c, "notes"), None);
 }
 
