@@ -211,6 +211,14 @@ fn lit(out: &mut String, indent: &str, qname: &str, text: &Text, use_cdata: bool
     let _ = writeln!(out, "</{qname}>");
 }
 
+/// The properties of an `sp:ValueAndUnit` node (its type, value and unit),
+/// one element each.
+fn value_and_unit(out: &mut String, indent: &str, q: &ValueAndUnit) {
+    res(out, indent, "rdf:type", &format!("{SP}ValueAndUnit"));
+    lit(out, indent, "sp:value", &Text::plain(&q.value), false);
+    lit(out, indent, "sp:unit", &Text::plain(&q.unit), false);
+}
+
 fn res(out: &mut String, indent: &str, qname: &str, iri: &str) {
     let _ = write!(out, "{indent}<{qname} rdf:resource=\"");
     escape_attr(iri, out);
@@ -474,15 +482,7 @@ pub fn to_nested(rec: &Record) -> String {
         }
         if let Some(q) = &med.quantity {
             out.push_str("    <sp:quantity rdf:parseType=\"Resource\">\n");
-            res(&mut out, "      ", "rdf:type", &format!("{SP}ValueAndUnit"));
-            lit(
-                &mut out,
-                "      ",
-                "sp:value",
-                &Text::plain(&q.value),
-                false,
-            );
-            lit(&mut out, "      ", "sp:unit", &Text::plain(&q.unit), false);
+            value_and_unit(&mut out, "      ", q);
             out.push_str("    </sp:quantity>\n");
         }
         if let Some(f) = &med.frequency {
@@ -523,26 +523,7 @@ pub fn to_nested(rec: &Record) -> String {
             );
             if let Some(q) = &f.quantity {
                 out.push_str("        <sp:quantityDispensed>\n          <rdf:Description>\n");
-                res(
-                    &mut out,
-                    "            ",
-                    "rdf:type",
-                    &format!("{SP}ValueAndUnit"),
-                );
-                lit(
-                    &mut out,
-                    "            ",
-                    "sp:value",
-                    &Text::plain(&q.value),
-                    false,
-                );
-                lit(
-                    &mut out,
-                    "            ",
-                    "sp:unit",
-                    &Text::plain(&q.unit),
-                    false,
-                );
+                value_and_unit(&mut out, "            ", q);
                 out.push_str("          </rdf:Description>\n        </sp:quantityDispensed>\n");
             }
             out.push_str("      </sp:Fulfillment>\n    </sp:fulfillment>\n");
