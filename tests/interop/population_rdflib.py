@@ -101,16 +101,7 @@ def fetch_all(base, out_dir):
     return [t[0] for t in walked]
 
 
-def serve(binary, *args):
-    env = dict(os.environ, SMARTSWEEP_CONSUMER_SECRET=walk.SECRET)
-    proc = subprocess.Popen(
-        [binary, "sandbox", "--listen", "127.0.0.1:0", "--quiet", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
-    line = proc.stdout.readline()
-    if "listening on" not in line:
-        proc.terminate()
-        raise RuntimeError(f"the sandbox did not start: {line!r}")
-    return proc, line.strip().split()[-1]
+serve = walk.serve
 
 
 PREPARED = {}

@@ -353,16 +353,21 @@ class Walker:
         return out
 
 
-def start(binary, *extra):
+def serve(binary, *args):
+    """`smartsweep sandbox ARGS` on 127.0.0.1:0: its process and API base."""
     env = dict(os.environ, SMARTSWEEP_CONSUMER_SECRET=SECRET)
     proc = subprocess.Popen(
-        [binary, "sandbox", "--records", str(RECORDS), "--listen", "127.0.0.1:0", "--quiet", *extra],
+        [binary, "sandbox", "--listen", "127.0.0.1:0", "--quiet", *args],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     line = proc.stdout.readline()
     if "listening on" not in line:
         proc.terminate()
         raise RuntimeError(f"the sandbox did not start: {line!r}")
     return proc, line.strip().split()[-1]
+
+
+def start(binary, *extra):
+    return serve(binary, "--records", str(RECORDS), *extra)
 
 
 def main():
