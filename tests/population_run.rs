@@ -305,6 +305,15 @@ fn failure_is_listed_for_lab_results_only(
     }
 }
 
+/// Runs the recall audit for `rxnorm` into `out`: it exits `want` and its
+/// coverage line starts with `coverage`.
+fn assert_audit(rxnorm: &str, api_base: &str, out: &Path, want: i32, coverage: &str) {
+    let o = audit(rxnorm, api_base, out);
+    assert_eq!(code(&o), want, "{}", text(&o));
+    let a = &manifest(out)["audit"];
+    assert!(a["coverage"].as_str().unwrap().starts_with(coverage), "{a}");
+}
+
 // ---------------------------------------------------------------------------
 // One table of one record fails
 
@@ -378,17 +387,7 @@ fn a_broken_labs_answer_fails_that_table_only_and_says_so() {
     // coverage complete; a broken medications answer makes it INCOMPLETE.
     let rxnorm = expected["medications"][0].split('\t').nth(1).unwrap();
     let audited = tmp.path().join("audit");
-    let o = audit(rxnorm, &sb.api_base, &audited);
-    assert_eq!(code(&o), 0, "{}", text(&o));
-    let a = manifest(&audited);
-    assert!(
-        a["audit"]["coverage"]
-            .as_str()
-            .unwrap()
-            .starts_with("complete"),
-        "{}",
-        a["audit"]
-    );
+    assert_audit(rxnorm, &sb.api_base, &audited, 0, "complete");
     sb.stop();
     std::fs::write(
         dir.join("medications").join(format!("{victim}.rdf")),
@@ -397,16 +396,6 @@ fn a_broken_labs_answer_fails_that_table_only_and_says_so() {
     .unwrap();
     let sb = Sandbox::start(from_dir(&dir));
     let audited = tmp.path().join("audit2");
-    let o = audit(rxnorm, &sb.api_base, &audited);
-    assert_eq!(code(&o), 3, "{}", text(&o));
-    let a = manifest(&audited);
-    assert!(
-        a["audit"]["coverage"]
-            .as_str()
-            .unwrap()
-            .starts_with("INCOMPLETE: 1 record"),
-        "{}",
-        a["audit"]
-    );
+    assert_audit(rxnorm, &sb.api_base, &audited, 3, "INCOMPLETE: 1 record");
     sb.stop();
 }
