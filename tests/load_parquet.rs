@@ -95,6 +95,7 @@ fn options(compression: Compression) -> WriterOptions {
             ("smartsweep.version".into(), "0.1.0".into()),
         ],
         stage_rows: 256,
+        stage_bytes: 1 << 20,
     }
 }
 
@@ -359,6 +360,36 @@ fn big_batches_bypass_staging_and_keep_order() {
         w.write(&b).unwrap();
         expected.push(b);
     }
+    let part = w.finish().unwrap();
+    let (_, batches, _) = read_all(&dir.path().join(&part.file));
+    assert_eq!(concat(&batches), concat(&expected));
+}
+
+#[test]
+fn staging_is_bounded_by_memory_as_well_as_rows() {
+    // A sparse table: one-row batches, far fewer rows than stage_rows. The
+    // staged batches cost much more than their rows; `stage_bytes` bounds
+    // them, and the rows still come out in order.
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = options(Compression::Zstd);
+    opts.stage_rows = 1_000_000;
+    opts.stage_bytes = 32 * 1024;
+    let mut w = PartWriter::create(dir.path(), 0, schema(), &opts).unwrap();
+    let mut expected = Vec::new();
+    let mut flushes = 0;
+    for _ in 0..600 {
+        let b = record_batch(1);
+        let before = w.staged_bytes();
+        w.write(&b).unwrap();
+        assert!(
+            w.staged_bytes() < opts.stage_bytes,
+            "{} bytes staged",
+            w.staged_bytes()
+        );
+        flushes += usize::from(w.staged_bytes() < before);
+        expected.push(b);
+    }
+    assert!(flushes >= 2, "staging never flushed by size");
     let part = w.finish().unwrap();
     let (_, batches, _) = read_all(&dir.path().join(&part.file));
     assert_eq!(concat(&batches), concat(&expected));

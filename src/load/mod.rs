@@ -187,6 +187,12 @@ pub struct WriterOptions {
     /// the encoder together once this many rows are waiting: a per-record
     /// batch costs the encoders a fixed overhead each (see the bench).
     pub stage_rows: usize,
+    /// ... or once the staged batches take this many bytes of memory
+    /// (their buffers' capacity, overhead included), whichever comes
+    /// first. A sparse table (a row every few records) would otherwise
+    /// stage thousands of one-row batches, each costing far more than its
+    /// row, until `stage_rows` is reached.
+    pub stage_bytes: usize,
 }
 
 impl Default for WriterOptions {
@@ -198,6 +204,7 @@ impl Default for WriterOptions {
             row_group_bytes: 64 * 1024 * 1024,
             metadata: Vec::new(),
             stage_rows: 4096,
+            stage_bytes: 256 * 1024,
         }
     }
 }

@@ -136,7 +136,10 @@ pub struct PartWriter {
     /// Small batches waiting to be written as one (see [`WriterOptions::stage_rows`]).
     staged: Vec<RecordBatch>,
     staged_rows: usize,
+    /// Memory the staged batches take.
+    staged_bytes: usize,
     stage_rows: usize,
+    stage_bytes: usize,
     rows: u64,
     shared: Arc<Shared>,
     /// Set by the first failed write: the encoder is gone and the part can
@@ -285,7 +288,9 @@ impl PartWriter {
             encoder: None,
             staged: Vec::new(),
             staged_rows: 0,
+            staged_bytes: 0,
             stage_rows: opts.stage_rows.max(1),
+            stage_bytes: opts.stage_bytes.max(1),
             rows: 0,
             shared,
             failed: None,
@@ -352,11 +357,17 @@ impl PartWriter {
             return self.encode(batch);
         }
         self.staged_rows += batch.num_rows();
+        self.staged_bytes += batch.get_array_memory_size();
         self.staged.push(batch.clone());
-        if self.staged_rows >= self.stage_rows {
+        if self.staged_rows >= self.stage_rows || self.staged_bytes >= self.stage_bytes {
             self.flush_staged()?;
         }
         Ok(())
+    }
+
+    /// Memory the staged batches (not yet encoded) take, in bytes.
+    pub fn staged_bytes(&self) -> usize {
+        self.staged_bytes
     }
 
     /// Rows written so far (staged rows included).
@@ -378,13 +389,12 @@ impl PartWriter {
     /// plus the encoded size of what is buffered. Useful for closing parts
     /// by size.
     pub fn estimated_bytes(&self) -> u64 {
-        let staged: usize = self.staged.iter().map(|b| b.get_array_memory_size()).sum();
         let encoded = match &self.encoder {
             Some(Encoder::Parquet(w)) => (w.bytes_written() + w.in_progress_size()) as u64,
             Some(Encoder::Csv(_)) => self.shared.csv_bytes.load(Ordering::Relaxed),
             None => 0,
         };
-        encoded + staged as u64
+        encoded + self.staged_bytes as u64
     }
 
     /// Commits the part: the encoder's last bytes, then the sink's commit
@@ -447,6 +457,7 @@ impl PartWriter {
             1 => {
                 let batch = self.staged.pop();
                 self.staged_rows = 0;
+                self.staged_bytes = 0;
                 match batch {
                     Some(b) => self.encode(&b),
                     None => Ok(()),
@@ -457,6 +468,7 @@ impl PartWriter {
                     .map_err(|e| self.fail(e.to_string()))?;
                 self.staged.clear();
                 self.staged_rows = 0;
+                self.staged_bytes = 0;
                 self.encode(&batch)
             }
         }
