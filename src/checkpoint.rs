@@ -233,6 +233,14 @@ pub struct Checkpoint {
     /// Progress samples (bounded; see [`Checkpoint::sample`]).
     #[serde(default)]
     pub timeline: Vec<Sample>,
+    /// The claim of the process that stored this checkpoint, on stores
+    /// without a lock (object stores): a random value per process, so that
+    /// a run taking over an output always changes the checkpoint's bytes,
+    /// and with them its version. (S3's ETag is the body's MD5: a run
+    /// re-storing the checkpoint it read, unchanged, would leave the first
+    /// run's conditional writes succeeding, and both would own the output.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<String>,
 }
 
 /// Most samples kept in [`Checkpoint::timeline`]; beyond it every other
@@ -255,6 +263,7 @@ impl Checkpoint {
             started_at: started_at.to_owned(),
             elapsed_s: 0.0,
             timeline: Vec::new(),
+            claim: None,
         }
     }
 

@@ -389,3 +389,72 @@ fn parts_larger_than_a_chunk_stream_out_and_are_invisible_until_committed() {
     assert_eq!(names, vec!["_checkpoint.json", "part-00000.parquet"]);
     assert_eq!(get(&store, "big/_checkpoint.json").unwrap(), b"2");
 }
+
+/// The same command started while another run is mid-way resumes that
+/// run's checkpoint and so takes the output over; the first run must lose
+/// its claim at its next checkpoint, even though the second re-stored the
+/// very checkpoint it read (S3's ETag is the body's MD5: identical bytes
+/// would keep the first run's version valid, and both would own the
+/// output).
+#[test]
+fn a_run_taking_over_an_s3_output_always_invalidates_the_first_claim() {
+    use smartsweep::checkpoint::{Checkpoint, Mode};
+    use smartsweep::load::destination::{DestinationOptions, StorageOptions, open};
+    use smartsweep::load::{Claim, Format, LoadError, Location, Opened};
+
+    let Some(moto) = Moto::start(&["out"]) else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let _in_runtime = rt.enter();
+    let storage = [
+        ("aws_endpoint", moto.endpoint()),
+        ("aws_access_key_id", "testing".to_owned()),
+        ("aws_secret_access_key", "testing-secret".to_owned()),
+        ("aws_region", "us-east-1".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let opts = DestinationOptions {
+        storage: StorageOptions(storage),
+        ..DestinationOptions::default()
+    };
+    let location = Location::parse("s3://out/takeover").expect("location");
+    let claim = Claim {
+        hash: "pipeline-hash".into(),
+        fresh: false,
+        format: Format::Parquet,
+        table_dirs: vec![String::new()],
+        control_dir: String::new(),
+        chains: None,
+    };
+
+    let mut first = open(&location, Format::Parquet, &opts).expect("open");
+    assert!(matches!(first.open(&claim).expect("claim"), Opened::New));
+    let mut cp = Checkpoint::new(
+        "pipeline-hash",
+        "run-1",
+        Mode::Cursor,
+        "2026-12-04T00:00:00Z",
+    );
+    first.store_checkpoint(&cp).expect("first checkpoint");
+
+    let mut second = open(&location, Format::Parquet, &opts).expect("open");
+    assert!(matches!(
+        second.open(&claim).expect("claim"),
+        Opened::Resume(_)
+    ));
+
+    cp.records = 1;
+    let err = first
+        .store_checkpoint(&cp)
+        .expect_err("the first run still owns it");
+    assert!(matches!(err, LoadError::ClaimLost { .. }), "{err:?}");
+    second
+        .store_checkpoint(&cp)
+        .expect("the second run owns the output");
+}

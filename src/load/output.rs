@@ -44,6 +44,9 @@ pub struct Output {
     tag: Option<String>,
     /// The scheduler's run key, recorded in the manifest.
     run_key: Option<String>,
+    /// This process's claim, written into every checkpoint it stores on a
+    /// store without a lock (see [`Checkpoint::claim`]).
+    claim: String,
 }
 
 /// What a listed file is to a claim.
@@ -71,6 +74,7 @@ impl Output {
             last_checkpoint: None,
             tag: None,
             run_key: None,
+            claim: format!("{:016x}", rand::random::<u64>()),
         }
     }
 
@@ -499,6 +503,15 @@ impl Destination for Output {
 
     fn store_checkpoint(&mut self, cp: &Checkpoint) -> Result<(), LoadError> {
         let rel = self.ctl(CHECKPOINT_FILE);
+        let claimed;
+        let cp = if self.locked {
+            cp
+        } else {
+            let mut c = cp.clone();
+            c.claim = Some(self.claim.clone());
+            claimed = c;
+            &claimed
+        };
         let bytes = cp.to_json().map_err(|e| LoadError::BadCheckpoint {
             path: self.path_of(&rel),
             message: e.to_string(),
