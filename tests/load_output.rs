@@ -498,3 +498,76 @@ fn two_runs_cannot_hold_one_output_directory() {
     drop(first);
     OutputDir::open(&dir, "h", false).expect("free again after the first run ends");
 }
+
+/// A store without a lock (as object stores are) on which another run
+/// stores its first checkpoint between this run's checkpoint read and its
+/// listing.
+#[derive(Debug)]
+struct Racing {
+    inner: smartsweep::load::MemoryStore,
+    raced: std::sync::atomic::AtomicBool,
+}
+
+impl smartsweep::load::Store for Racing {
+    fn describe(&self) -> String {
+        "racing:".into()
+    }
+    fn prepare(&mut self, _lock: &str) -> Result<bool, LoadError> {
+        Ok(false)
+    }
+    fn list(&self) -> Result<Vec<smartsweep::load::store::Listed>, LoadError> {
+        if !self.raced.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            let other = load_common::new_checkpoint(HASH).to_json().unwrap();
+            self.inner.put(CHECKPOINT_FILE, &other)?;
+        }
+        self.inner.list()
+    }
+    fn read(&self, path: &str) -> Result<Option<Vec<u8>>, LoadError> {
+        self.inner.read(path)
+    }
+    fn read_into(&self, path: &str, out: &mut dyn std::io::Write) -> Result<u64, LoadError> {
+        self.inner.read_into(path, out)
+    }
+    fn put(&self, path: &str, bytes: &[u8]) -> Result<(), LoadError> {
+        self.inner.put(path, bytes)
+    }
+    fn delete(&self, path: &str) -> Result<bool, LoadError> {
+        self.inner.delete(path)
+    }
+    fn create_part(&self, path: &str) -> Result<Box<dyn smartsweep::load::PartSink>, LoadError> {
+        self.inner.create_part(path)
+    }
+    fn sync(&self) -> Result<(), LoadError> {
+        Ok(())
+    }
+}
+
+/// Two runs started at the same moment on an object store: the one that
+/// finds no checkpoint but then lists the other's is told another run took
+/// over (exit 1), not that the output is a foreign directory (exit 2).
+#[test]
+fn a_checkpoint_appearing_between_read_and_listing_is_a_lost_claim() {
+    use smartsweep::load::{Claim, Destination, Output};
+    let (inner, files) = smartsweep::load::MemoryStore::new();
+    let racing = Racing {
+        inner,
+        raced: std::sync::atomic::AtomicBool::new(false),
+    };
+    let mut out = Output::new(Box::new(racing));
+    let claim = Claim {
+        hash: HASH.into(),
+        fresh: false,
+        format: Format::Parquet,
+        table_dirs: vec![String::new()],
+        control_dir: String::new(),
+        chains: None,
+    };
+    let err = out.open(&claim).unwrap_err();
+    assert!(matches!(err, LoadError::ClaimLost { .. }), "{err:?}");
+    assert!(err.to_string().contains("another run took over"), "{err}");
+    // The other run's checkpoint is untouched.
+    assert_eq!(
+        files.snapshot().keys().collect::<Vec<_>>(),
+        [&CHECKPOINT_FILE.to_owned()]
+    );
+}

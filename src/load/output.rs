@@ -465,6 +465,14 @@ impl Destination for Output {
                 return self.resume(claim, cp, cp_version, &listed);
             }
         }
+        if cp.is_none() && manifest.is_none() && has(&self.ctl(CHECKPOINT_FILE)) {
+            // No checkpoint when read, one in the listing just after: another
+            // run claimed the output in between (a lock rules this out on a
+            // local directory).
+            return Err(LoadError::ClaimLost {
+                path: self.path_of(&self.ctl(CHECKPOINT_FILE)),
+            });
+        }
         if cp.is_some() || manifest.is_some() {
             self.clear_ours(claim, cp.as_ref(), manifest.as_ref(), &listed)?;
             let left = self.store.list()?;
