@@ -55,8 +55,10 @@ pub struct RemoteStore {
     prefix: String,
     url: reqwest::Url,
     handle: Handle,
-    /// How long failed requests are retried (on top of the store client's
-    /// own retries, which skip conditional writes).
+    /// How long failed requests are retried, on top of the store client's
+    /// own retries (which retry a conditional write only when it was not
+    /// sent, or on a server error: see `put_checkpoint` for an answer lost
+    /// after the write landed).
     retry: RetryConfig,
 }
 
@@ -170,12 +172,15 @@ where
     Ok(builder)
 }
 
-fn build(url: &reqwest::Url, opts: &StorageOptions) -> Result<Arc<dyn ObjectStore>, LoadError> {
+fn build(
+    url: &reqwest::Url,
+    opts: &StorageOptions,
+    retry: RetryConfig,
+) -> Result<Arc<dyn ObjectStore>, LoadError> {
     use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
     use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
     use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
     use object_store::{ClientConfigKey, ClientOptions};
-    let retry = retry_config(url, opts)?;
     let bucket_url = format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default());
     let built: object_store::Result<Arc<dyn ObjectStore>> = match url.scheme() {
         "s3" | "s3a" => {
@@ -250,16 +255,13 @@ impl RemoteStore {
                 "this is a bug; please report it",
             )
         })?;
-        let inner = build(url, options)?;
         let retry = retry_config(url, options)?;
-        let prefix = url.path().trim_matches('/').to_owned();
-        // Azure URLs name the container in the host or the path; the
-        // builder took it, and the prefix is what follows it.
-        let prefix = match url.scheme() {
-            "abfs" | "abfss" => prefix,
-            _ => prefix,
-        };
-        let prefix = percent_encoding::percent_decode_str(&prefix)
+        let inner = build(url, options, retry.clone())?;
+        // Azure URLs name the container in the host (`az://container/...`)
+        // or the user part (`abfss://container@account...`); the builder
+        // took it, and the prefix is the path.
+        let prefix = url.path().trim_matches('/');
+        let prefix = percent_encoding::percent_decode_str(prefix)
             .decode_utf8_lossy()
             .into_owned();
         Ok(RemoteStore {
@@ -348,7 +350,7 @@ impl RemoteStore {
         F: FnMut() -> Fut,
         Fut: Future<Output = object_store::Result<T>>,
     {
-        with_retries(&self.handle, &self.retry, what, op).0
+        with_retries(&self.handle, &self.retry, what, op)
     }
 
     fn err(&self, action: &str, rel: &str, e: object_store::Error) -> LoadError {
@@ -383,13 +385,12 @@ fn transient(e: &object_store::Error) -> bool {
 /// Runs `op` until it succeeds, fails for good, or the retry budget
 /// (`retry.max_retries` attempts after the first, within
 /// `retry.retry_timeout`) is spent; exponential backoff from 100 ms to 5 s.
-/// Returns the result and whether it took more than one attempt.
 pub(crate) fn with_retries<T, F, Fut>(
     handle: &Handle,
     retry: &RetryConfig,
     what: &str,
     mut op: F,
-) -> (object_store::Result<T>, bool)
+) -> object_store::Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = object_store::Result<T>>,
@@ -409,7 +410,7 @@ where
                 std::thread::sleep(delay);
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
-            r => return (r, attempt > 0),
+            r => return r,
         }
     }
 }
@@ -611,7 +612,7 @@ impl Store for RemoteStore {
             }),
         };
         let payload = PutPayload::from(bytes.to_vec());
-        let (result, _) = with_retries(&self.handle, &self.retry, "write the checkpoint", || {
+        let result = self.retrying("write the checkpoint", || {
             let (store, key, payload, mode) =
                 (store.clone(), key.clone(), payload.clone(), mode.clone());
             async move { store.put_opts(&key, payload, PutOptions::from(mode)).await }
@@ -759,7 +760,7 @@ impl RemotePart {
         self.wait_in_flight()?;
         if self.upload.is_none() {
             let (store, key) = (self.store.clone(), self.key.clone());
-            let (upload, _) = with_retries(&self.handle, &self.retry, "start an upload", || {
+            let upload = with_retries(&self.handle, &self.retry, "start an upload", || {
                 let (store, key) = (store.clone(), key.clone());
                 async move { store.put_multipart(&key).await }
             });
@@ -780,7 +781,7 @@ impl RemotePart {
             let (store, key) = (self.store.clone(), self.key.clone());
             let bytes = bytes::Bytes::from(std::mem::take(&mut self.buf));
             let payload = PutPayload::from(bytes.clone());
-            let (result, _) = with_retries(&self.handle, &self.retry, "upload a part", || {
+            let result = with_retries(&self.handle, &self.retry, "upload a part", || {
                 let (store, key, payload) = (store.clone(), key.clone(), payload.clone());
                 let opts = PutOptions::from(PutMode::Create);
                 async move { store.put_opts(&key, payload, opts).await.map(|_| ()) }
@@ -824,7 +825,7 @@ impl RemotePart {
     /// True when the part is in the store and holds exactly `bytes`.
     fn holds(&self, bytes: &[u8]) -> bool {
         let (store, key) = (self.store.clone(), self.key.clone());
-        let (got, _) = with_retries(&self.handle, &self.retry, "read back a part", || {
+        let got = with_retries(&self.handle, &self.retry, "read back a part", || {
             let (store, key) = (store.clone(), key.clone());
             async move { store.get(&key).await?.bytes().await }
         });
@@ -834,7 +835,7 @@ impl RemotePart {
     /// True when the part is in the store with `len` bytes.
     fn landed(&self, len: u64) -> bool {
         let (store, key) = (self.store.clone(), self.key.clone());
-        let (head, _) = with_retries(&self.handle, &self.retry, "inspect a part", || {
+        let head = with_retries(&self.handle, &self.retry, "inspect a part", || {
             let (store, key) = (store.clone(), key.clone());
             async move { store.head(&key).await }
         });
@@ -941,7 +942,7 @@ mod tests {
         let url = reqwest::Url::parse("s3://bucket/prefix").unwrap_or_else(|_| unreachable!());
         let mut opts = StorageOptions::default();
         opts.0.insert("no_such_key".into(), "x".into());
-        let e = build(&url, &opts)
+        let e = build(&url, &opts, RetryConfig::default())
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();

@@ -511,16 +511,16 @@ impl Destination for Output {
 
     fn store_checkpoint(&mut self, cp: &Checkpoint) -> Result<(), LoadError> {
         let rel = self.ctl(CHECKPOINT_FILE);
-        let claimed;
-        let cp = if self.locked {
-            cp
+        let json = if self.locked {
+            cp.to_json()
         } else {
-            let mut c = cp.clone();
-            c.claim = Some(self.claim.clone());
-            claimed = c;
-            &claimed
+            Checkpoint {
+                claim: Some(self.claim.clone()),
+                ..cp.clone()
+            }
+            .to_json()
         };
-        let bytes = cp.to_json().map_err(|e| LoadError::BadCheckpoint {
+        let bytes = json.map_err(|e| LoadError::BadCheckpoint {
             path: self.path_of(&rel),
             message: e.to_string(),
         })?;
