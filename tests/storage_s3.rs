@@ -399,7 +399,7 @@ fn parts_larger_than_a_chunk_stream_out_and_are_invisible_until_committed() {
 #[test]
 fn a_run_taking_over_an_s3_output_always_invalidates_the_first_claim() {
     use smartsweep::checkpoint::{Checkpoint, Mode};
-    use smartsweep::load::destination::{DestinationOptions, StorageOptions, open};
+    use smartsweep::load::destination::{DestinationOptions, open};
     use smartsweep::load::{Claim, Format, LoadError, Location, Opened};
 
     let Some(moto) = Moto::start(&["out"]) else {
@@ -410,17 +410,8 @@ fn a_run_taking_over_an_s3_output_always_invalidates_the_first_claim() {
         .build()
         .expect("runtime");
     let _in_runtime = rt.enter();
-    let storage = [
-        ("aws_endpoint", moto.endpoint()),
-        ("aws_access_key_id", "testing".to_owned()),
-        ("aws_secret_access_key", "testing-secret".to_owned()),
-        ("aws_region", "us-east-1".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
     let opts = DestinationOptions {
-        storage: StorageOptions(storage),
+        storage: moto_options(&moto),
         ..DestinationOptions::default()
     };
     let location = Location::parse("s3://out/takeover").expect("location");
@@ -457,4 +448,72 @@ fn a_run_taking_over_an_s3_output_always_invalidates_the_first_claim() {
     second
         .store_checkpoint(&cp)
         .expect("the second run owns the output");
+}
+
+/// `--storage-option` pairs for the moto server.
+fn moto_options(moto: &Moto) -> smartsweep::load::destination::StorageOptions {
+    let pairs = [
+        ("aws_endpoint", moto.endpoint()),
+        ("aws_access_key_id", "testing".to_owned()),
+        ("aws_secret_access_key", "testing-secret".to_owned()),
+        ("aws_region", "us-east-1".to_owned()),
+    ];
+    smartsweep::load::destination::StorageOptions(
+        pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+    )
+}
+
+/// A conditional checkpoint write whose answer was lost and which is sent
+/// again (the first attempt had landed) is refused by the store; the store
+/// then holds exactly our bytes, so the write counts as done. Other bytes
+/// under a stale version are still a lost claim.
+#[test]
+fn a_conditional_write_that_had_landed_is_recognised_by_its_bytes() {
+    use smartsweep::load::object::RemoteStore;
+    use smartsweep::load::{LoadError, Store};
+
+    let Some(moto) = Moto::start(&["out"]) else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let _in_runtime = rt.enter();
+    let url = reqwest::Url::parse("s3://out/landed").expect("url");
+    let store = RemoteStore::open(&url, &moto_options(&moto)).expect("store");
+
+    // First checkpoint: If-None-Match. Sent again: "already exists", ours.
+    let mut version = None;
+    store
+        .put_checkpoint("_checkpoint.json", b"first", &mut version)
+        .expect("create");
+    let first = version.clone();
+    let mut resent = None;
+    store
+        .put_checkpoint("_checkpoint.json", b"first", &mut resent)
+        .expect("a create that had landed");
+    assert_eq!(resent, first);
+
+    // A replacement: If-Match. Sent again with the version it replaced.
+    let mut v = first.clone();
+    store
+        .put_checkpoint("_checkpoint.json", b"second", &mut v)
+        .expect("replace");
+    let mut stale = first.clone();
+    store
+        .put_checkpoint("_checkpoint.json", b"second", &mut stale)
+        .expect("a replacement that had landed");
+    assert_eq!(stale, v);
+
+    // Other bytes under a stale version: another run's checkpoint is there.
+    let mut stale = first;
+    let err = store
+        .put_checkpoint("_checkpoint.json", b"third", &mut stale)
+        .expect_err("a stale version with other bytes");
+    assert!(matches!(err, LoadError::ClaimLost { .. }), "{err:?}");
+    assert_eq!(
+        store.read("_checkpoint.json").expect("read").as_deref(),
+        Some(&b"second"[..])
+    );
 }
